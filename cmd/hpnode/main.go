@@ -8,6 +8,9 @@ import (
 	"github.com/spf13/cobra"
 )
 
+// version is the hpnode release; the user protocol reports config.Version as hp_version.
+const version = "0.1.0"
+
 func main() {
 	root := &cobra.Command{
 		Use:           "hpnode",
@@ -15,8 +18,20 @@ func main() {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
+	root.AddCommand(newCmd(), statusCmd(), clusterCmd(), versionCmd())
 	if err := root.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "hpnode:", err)
 		os.Exit(1)
+	}
+}
+
+func versionCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "print the hpnode version",
+		Args:  cobra.NoArgs,
+		Run: func(cmd *cobra.Command, _ []string) {
+			fmt.Fprintf(cmd.OutOrStdout(), "hpnode %s (HotPocket protocol %s)\n", version, "0.6.x")
+		},
 	}
 }
