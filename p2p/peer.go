@@ -1,0 +1,299 @@
+package p2p
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/quic-go/quic-go"
+)
+
+// peer is one authenticated connection. Its goroutines (writer, reader,
+// request acceptor, pinger) are owned by the node's WaitGroup and end when
+// ctx is cancelled, which happens when the connection closes for any reason.
+type peer struct {
+	n        *Node
+	id       PeerID
+	conn     *quic.Conn
+	ctrl     *quic.Stream
+	outbound bool
+	sendq    chan outMsg
+	lim      *limiter
+
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	closeOnce sync.Once
+	cutOnce   sync.Once
+
+	pingMu    sync.Mutex
+	pingNonce uint64
+	pingAt    time.Time
+}
+
+type outMsg struct {
+	kind  Kind
+	frame []byte
+}
+
+func (n *Node) newPeer(conn *quic.Conn, ctrl *quic.Stream, id PeerID, outbound bool) *peer {
+	ctx, cancel := context.WithCancel(n.ctx)
+	return &peer{
+		n: n, id: id, conn: conn, ctrl: ctrl, outbound: outbound,
+		sendq: make(chan outMsg, n.cfg.SendQueue),
+		lim:   newLimiter(n.cfg.BytesPerMinute, n.cfg.BadPerMinute, n.cfg.Now()),
+		ctx:   ctx, cancel: cancel,
+	}
+}
+
+// runPeer registers p and serves it until its connection ends. It runs on
+// a goroutine the node's WaitGroup owns.
+func (n *Node) runPeer(p *peer) {
+	if err := n.register(p); err != nil {
+		var re *RefusedError
+		if errors.As(err, &re) {
+			p.close(codeRefuseBase+quic.ApplicationErrorCode(re.Code), re.Reason)
+		} else {
+			p.close(codeShutdown, err.Error())
+		}
+		p.cancel()
+		return
+	}
+	n.log.Info("p2p: peer connected", "peer", p.id, "addr", p.conn.RemoteAddr().String(), "outbound", p.outbound)
+	n.wg.Go(p.writeLoop)
+	n.wg.Go(p.readLoop)
+	n.wg.Go(p.acceptLoop)
+	n.wg.Go(p.pingLoop)
+	n.sendRecords(p)
+	select {
+	case <-p.conn.Context().Done():
+	case <-p.ctx.Done():
+	}
+	p.cancel()
+	n.unregister(p)
+	n.log.Info("p2p: peer disconnected", "peer", p.id, "cause", context.Cause(p.conn.Context()))
+}
+
+// close closes the connection once with a code and reason the peer sees.
+func (p *peer) close(code quic.ApplicationErrorCode, reason string) {
+	p.closeOnce.Do(func() {
+		p.conn.CloseWithError(code, truncate(reason))
+		p.cancel()
+	})
+}
+
+// enqueue hands a frame to the writer without blocking.
+func (p *peer) enqueue(k Kind, frame []byte) error {
+	select {
+	case p.sendq <- outMsg{kind: k, frame: frame}:
+		return nil
+	case <-p.ctx.Done():
+		return fmt.Errorf("send to %s: %w", p.id, ErrNotConnected)
+	default:
+		p.n.met.Dropped(p.id, k, "queue-full")
+		return fmt.Errorf("send to %s: %w", p.id, ErrQueueFull)
+	}
+}
+
+// writeLoop is the only writer of the control stream after the handshake.
+// It coalesces whatever is queued into one Write.
+func (p *peer) writeLoop() {
+	var buf []byte
+	for {
+		var m outMsg
+		select {
+		case <-p.ctx.Done():
+			return
+		case m = <-p.sendq:
+		}
+		buf = append(buf[:0], m.frame...)
+		p.n.met.MessageOut(p.id, m.kind, len(m.frame))
+	drain:
+		for len(buf) < 256<<10 {
+			select {
+			case m = <-p.sendq:
+				buf = append(buf, m.frame...)
+				p.n.met.MessageOut(p.id, m.kind, len(m.frame))
+			default:
+				break drain
+			}
+		}
+		if _, err := p.ctrl.Write(buf); err != nil {
+			p.close(codeProtocol, "control stream write failed")
+			return
+		}
+	}
+}
+
+// readLoop reads control-stream frames until the connection ends.
+func (p *peer) readLoop() {
+	max := p.n.cfg.MaxMessageSize + frameOverhead
+	if max < maxControlFrame {
+		max = maxControlFrame
+	}
+	for {
+		body, err := readFrame(p.ctrl, max)
+		if err != nil {
+			if errors.Is(err, ErrFrameTooLarge) {
+				p.bad(0, err)
+				p.close(codeProtocol, err.Error())
+			} else {
+				p.close(codeProtocol, "control stream ended")
+			}
+			return
+		}
+		if !p.lim.allowBytes(len(body)+4, p.n.cfg.Now()) {
+			p.cutOff(fmt.Sprintf("more than %d bytes/min", p.n.cfg.BytesPerMinute))
+			return
+		}
+		p.handle(body)
+		if p.ctx.Err() != nil {
+			return
+		}
+	}
+}
+
+// handle dispatches one frame body. Nothing here may block for long: it
+// runs on the peer's only reader.
+func (p *peer) handle(body []byte) {
+	k, d, err := splitBody(body)
+	if err != nil {
+		p.bad(0, err)
+		return
+	}
+	p.n.met.MessageIn(p.id, k, len(body)+4)
+	switch k {
+	case kindPeers:
+		m, err := decodePeers(d)
+		if err != nil {
+			p.bad(k, err)
+			return
+		}
+		p.n.onRecords(p, m.Records)
+	case kindPing:
+		m, err := decodePing(d)
+		if err != nil {
+			p.bad(k, err)
+			return
+		}
+		p.enqueue(kindPong, appendFrame(nil, m.encode(kindPong)))
+	case kindPong:
+		m, err := decodePing(d)
+		if err != nil {
+			p.bad(k, err)
+			return
+		}
+		p.onPong(m.Nonce)
+	case kindRefuse:
+		r, err := decodeRefuse(d)
+		if err != nil {
+			p.bad(k, err)
+			return
+		}
+		p.n.log.Info("p2p: peer closing", "peer", p.id, "code", r.Code, "reason", r.Reason)
+		p.close(codeShutdown, "peer refused")
+	default:
+		if k < KindNPL {
+			p.bad(k, fmt.Errorf("%w: kind %d not valid after handshake", ErrMalformed, k))
+			return
+		}
+		m, err := decodeApp(k, d, p.n.cfg.MaxMessageSize)
+		if err != nil {
+			p.bad(k, err)
+			return
+		}
+		p.deliver(m)
+	}
+}
+
+// deliver applies the kind's verifier and the UNL filter, then the handler.
+func (p *peer) deliver(m appMsg) {
+	p.n.hmu.RLock()
+	h := p.n.handlers[m.Kind]
+	v := p.n.verifiers[m.Kind]
+	p.n.hmu.RUnlock()
+	if h == nil {
+		p.n.met.Dropped(p.id, m.Kind, "no-handler")
+		return
+	}
+	if v != nil {
+		signer, err := v(m.Payload)
+		if err != nil {
+			p.bad(m.Kind, fmt.Errorf("verifier: %w", err))
+			return
+		}
+		id, err := PeerIDFromKey(signer)
+		if err != nil {
+			p.bad(m.Kind, fmt.Errorf("verifier: %w", err))
+			return
+		}
+		if !p.n.unl.has(id) {
+			p.n.met.Dropped(p.id, m.Kind, "non-unl")
+			p.bad(m.Kind, fmt.Errorf("signer %s not in UNL", id))
+			return
+		}
+	}
+	h(p.id, m.Kind, m.Payload)
+}
+
+// bad counts a bad message against the peer and cuts it off past the rate.
+func (p *peer) bad(k Kind, err error) {
+	p.n.met.Dropped(p.id, k, "bad")
+	p.n.log.Debug("p2p: bad message", "peer", p.id, "kind", k, "err", err)
+	if !p.lim.allowBad(p.n.cfg.Now()) {
+		p.cutOff(fmt.Sprintf("more than %d bad messages/min (last: %v)", p.n.cfg.BadPerMinute, err))
+	}
+}
+
+// cutOff bans the peer for CutOff and closes its connection, logging once.
+func (p *peer) cutOff(reason string) {
+	p.cutOnce.Do(func() {
+		p.n.log.Warn("p2p: peer cut off", "peer", p.id, "addr", p.conn.RemoteAddr().String(), "reason", reason, "for", p.n.cfg.CutOff)
+		p.n.ban(p.id)
+		p.close(codeRefuseBase+quic.ApplicationErrorCode(RefuseCutOff), reason)
+	})
+}
+
+// pingLoop measures round-trip time on the control stream.
+func (p *peer) pingLoop() {
+	t := time.NewTicker(p.n.cfg.PingInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-p.ctx.Done():
+			return
+		case <-t.C:
+		}
+		nonce := rand.Uint64()
+		p.pingMu.Lock()
+		p.pingNonce, p.pingAt = nonce, time.Now()
+		p.pingMu.Unlock()
+		m := ping{Nonce: nonce}
+		p.enqueue(kindPing, appendFrame(nil, m.encode(kindPing)))
+	}
+}
+
+func (p *peer) onPong(nonce uint64) {
+	p.pingMu.Lock()
+	ok := nonce == p.pingNonce && !p.pingAt.IsZero()
+	d := time.Since(p.pingAt)
+	p.pingAt = time.Time{}
+	p.pingMu.Unlock()
+	if ok {
+		p.n.met.RTT(p.id, d)
+	}
+}
+
+// acceptLoop serves request streams the peer opens.
+func (p *peer) acceptLoop() {
+	for {
+		str, err := p.conn.AcceptStream(p.ctx)
+		if err != nil {
+			return
+		}
+		p.n.wg.Go(func() { p.serveRequest(str) })
+	}
+}
