@@ -301,4 +301,3 @@ func TestPostExecScriptWithoutShebangRunsUnderSh(t *testing.T) {
 		t.Fatalf("argument %q", b)
 	}
 }
-

@@ -17,7 +17,7 @@ const HPVersion = "0.6.4"
 type layout struct {
 	userInFd  int
 	controlFd int
-	nplFd     int // -1 when readonly
+	nplFd     int   // -1 when readonly
 	userFds   []int // indexed like Spec.Users
 	inputs    [][]span
 	order     []int

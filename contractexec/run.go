@@ -102,8 +102,8 @@ type execution struct {
 	// stdinPeek is a duplicate of the stdin pipe's read end, kept so that the bytes the contract left
 	// unread can be counted after it ends (the pipe would otherwise be gone). Holding it means a
 	// write to a dead contract blocks instead of failing; run unblocks it by closing the write end.
-	stdinPeek int
-	stderrTail  []byte
+	stdinPeek  int
+	stderrTail []byte
 }
 
 // prepare builds the input memfd, the sockets, the pipes and the stdin JSON. The fd numbers the
