@@ -49,6 +49,12 @@ func newTestBackend(unlSize int) *testBackend {
 }
 
 func (b *testBackend) unlKeys() []ed25519.PublicKey {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.unlKeysLocked()
+}
+
+func (b *testBackend) unlKeysLocked() []ed25519.PublicKey {
 	out := make([]ed25519.PublicKey, len(b.unl))
 	for i, k := range b.unl {
 		out[i] = k.Public().(ed25519.PublicKey)
@@ -90,7 +96,7 @@ func (b *testBackend) Stat(ctx context.Context) (Stat, error) {
 		RoundTime:                1000,
 		ContractExecutionEnabled: true,
 		ReadRequestsEnabled:      true,
-		CurrentUNL:               b.unlKeys(),
+		CurrentUNL:               b.unlKeysLocked(),
 		Peers:                    []string{"127.0.0.1:22861", "127.0.0.1:22862"},
 	}, nil
 }
@@ -101,7 +107,9 @@ func (b *testBackend) LCL(ctx context.Context) (LedgerID, error) {
 	return b.lcl, nil
 }
 
-func (b *testBackend) UNL(ctx context.Context) ([]ed25519.PublicKey, error) { return b.unlKeys(), nil }
+func (b *testBackend) UNL(ctx context.Context) ([]ed25519.PublicKey, error) {
+	return b.unlKeys(), nil
+}
 
 func (b *testBackend) LedgerBySeq(ctx context.Context, user ed25519.PublicKey, seq uint64, inputs, outputs bool) (*Ledger, error) {
 	if b.queryErr != nil {
@@ -144,7 +152,7 @@ func (b *testBackend) emit(events ...Event) {
 func (b *testBackend) changeUNL(keys []ed25519.PrivateKey) {
 	b.mu.Lock()
 	b.unl = keys
-	unl := b.unlKeys()
+	unl := b.unlKeysLocked()
 	b.mu.Unlock()
 	b.emit(&UNLChanged{UNL: unl})
 }

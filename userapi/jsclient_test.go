@@ -1,0 +1,115 @@
+package userapi
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/zeebo/blake3"
+)
+
+// jsModules is where CI's `npm ci` installs the pinned npm packages.
+func jsModules(t testing.TB) string {
+	t.Helper()
+	dir, err := filepath.Abs(filepath.Join("..", "test", "js", "node_modules"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "hotpocket-js-client", "index.js")); err != nil {
+		t.Fatalf("hotpocket-js-client not installed (run npm ci in test/js): %v", err)
+	}
+	if _, err := exec.LookPath("node"); err != nil {
+		t.Fatalf("node not on PATH: %v", err)
+	}
+	return dir
+}
+
+// runLedgers closes a ledger every tick while inputs are pending (and an empty one every 10
+// ticks, so subscribers see ledger events), like a node's rounds. An input "addunl:N" makes the
+// "contract" add UNL key N, as in the seed tutorial's updateConfig flow.
+func runLedgers(ctx context.Context, b *testBackend, tick time.Duration) {
+	t := time.NewTicker(tick)
+	defer t.Stop()
+	for n := 0; ; n++ {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		b.mu.Lock()
+		pending := len(b.pending)
+		b.mu.Unlock()
+		if pending == 0 && n%10 != 0 {
+			continue
+		}
+		l := b.closeLedger()
+		for _, in := range l.Inputs {
+			if s, ok := strings.CutPrefix(string(in.Blob), "addunl:"); ok {
+				i, _ := strconv.Atoi(s)
+				seed := blake3.Sum256(fmt.Appendf(nil, "unl key %d", i))
+				b.mu.Lock()
+				keys := append(append([]ed25519.PrivateKey(nil), b.unl...), ed25519.NewKeyFromSeed(seed[:]))
+				b.mu.Unlock()
+				b.changeUNL(keys)
+			}
+		}
+	}
+}
+
+type jsSummary struct {
+	Accepted           int      `json:"accepted"`
+	Outputs            int      `json:"outputs"`
+	ValidationFailures int      `json:"validationFailures"`
+	LedgerEvents       int      `json:"ledgerEvents"`
+	UNL                []string `json:"unl"`
+	LedgerInputs       int      `json:"ledgerInputs"`
+	Read               string   `json:"read"`
+}
+
+// TestRealJSClient runs the real hotpocket-js-client@0.5.7 (testdata/client.js) with
+// trustedServerKeys against the server: handshake, stat, inputs accepted, outputs that pass the
+// client's own verifyContractOutputTrust, a nonce_expired rejection, getLedgerBySeqNo with inputs,
+// a read request, ledger_event and unl_change subscriptions, in JSON and in BSON.
+func TestRealJSClient(t *testing.T) {
+	modules := jsModules(t)
+	for _, proto := range protocols {
+		t.Run(proto.String(), func(t *testing.T) {
+			b := newTestBackend(3)
+			ts := startServer(t, b, nil)
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan struct{})
+			go func() { defer close(done); runLedgers(ctx, b, 20*time.Millisecond) }()
+			defer func() { cancel(); <-done }()
+
+			const inputs = 50
+			cctx, ccancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer ccancel()
+			cmd := exec.CommandContext(cctx, "node", filepath.Join("testdata", "client.js"),
+				ts.url, HexKey(b.unlKeys()[0]), proto.String(), strconv.Itoa(inputs))
+			cmd.Env = append(os.Environ(), "NODE_PATH="+modules)
+			var stdout, stderr bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &stdout, &stderr
+			if err := cmd.Run(); err != nil {
+				t.Fatalf("client.js: %v\nstdout:\n%s\nstderr:\n%s", err, stdout.String(), stderr.String())
+			}
+			var sum jsSummary
+			lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
+			if err := json.Unmarshal([]byte(lines[len(lines)-1]), &sum); err != nil {
+				t.Fatalf("client.js output %q: %v", stdout.String(), err)
+			}
+			if sum.Accepted != inputs || sum.Outputs < inputs+2 || sum.ValidationFailures != 0 ||
+				sum.LedgerEvents == 0 || len(sum.UNL) != 4 || sum.LedgerInputs == 0 || sum.Read != "read:query" {
+				t.Fatalf("client.js summary %+v", sum)
+			}
+		})
+	}
+}
