@@ -86,7 +86,7 @@ func verifyPeerCert(raw [][]byte, _ [][]*x509.Certificate) error {
 	if _, ok := c.PublicKey.(ed25519.PublicKey); !ok {
 		return fmt.Errorf("%w: key type %T", errBadCert, c.PublicKey)
 	}
-	if err := c.CheckSignatureFrom(c); err != nil {
+	if err := c.CheckSignature(c.SignatureAlgorithm, c.RawTBSCertificate, c.Signature); err != nil {
 		return fmt.Errorf("%w: %v", errBadCert, err)
 	}
 	return nil
