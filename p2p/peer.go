@@ -210,15 +210,13 @@ func (p *peer) handle(body []byte) {
 }
 
 // deliver applies the kind's verifier and the UNL filter, then the handler.
+// Verification comes first so a malformed payload counts as bad even for a
+// kind nobody handles yet.
 func (p *peer) deliver(m appMsg) {
 	p.n.hmu.RLock()
 	h := p.n.handlers[m.Kind]
 	v := p.n.verifiers[m.Kind]
 	p.n.hmu.RUnlock()
-	if h == nil {
-		p.n.met.Dropped(p.id, m.Kind, "no-handler")
-		return
-	}
 	if v != nil {
 		signer, err := v(m.Payload)
 		if err != nil {
@@ -235,6 +233,10 @@ func (p *peer) deliver(m appMsg) {
 			p.bad(m.Kind, fmt.Errorf("signer %s not in UNL", id))
 			return
 		}
+	}
+	if h == nil {
+		p.n.met.Dropped(p.id, m.Kind, "no-handler")
+		return
 	}
 	h(p.id, m.Kind, m.Payload)
 }

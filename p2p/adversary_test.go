@@ -1,0 +1,236 @@
+package p2p
+
+import (
+	"crypto/rand"
+	"encoding/binary"
+	"strings"
+	"testing"
+	"time"
+)
+
+// stillServes proves victim keeps serving honest peers after an attack: a
+// fresh node connects and exchanges a message with it.
+func stillServes(t *testing.T, victim *testNode) {
+	t.Helper()
+	got := make(chan []byte, 1)
+	victim.Handle(KindUserInputs, func(_ PeerID, _ Kind, p []byte) {
+		select {
+		case got <- p:
+		default:
+		}
+	})
+	c := connectPair(t, victim, fastConfig(newKey(t)))
+	if err := c.Send(victim.ID(), KindUserInputs, []byte("still here")); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case p := <-got:
+		if string(p) != "still here" {
+			t.Fatalf("got %q", p)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("victim stopped serving honest peers")
+	}
+}
+
+func TestWrongContractRefusedWithReason(t *testing.T) {
+	a := startNode(t, fastConfig(newKey(t)))
+	r := dialRaw(t, a.Addr(), newKey(t))
+	_, _, err := r.handshake("another-contract", nil)
+	re := wantRefusal(t, err, RefuseContractMismatch)
+	if !strings.Contains(re.Reason, "another-contract") {
+		t.Fatalf("reason %q does not name the contract", re.Reason)
+	}
+
+	// A real node of another contract is refused and backs off, and logs why.
+	cfg := fastConfig(newKey(t))
+	cfg.ContractID = "another-contract"
+	cfg.Bootstrap = []string{a.Addr().String()}
+	b := startNode(t, cfg)
+	eventually(t, 10*time.Second, "refusal logged", func() bool { return b.logs.count("contract id mismatch") > 0 })
+	if a.Connected(b.ID()) || b.Connected(a.ID()) {
+		t.Fatal("nodes of different contracts connected")
+	}
+	stillServes(t, a)
+}
+
+func TestBadHandshakeSignatureRefused(t *testing.T) {
+	a := startNode(t, fastConfig(newKey(t)))
+	r := dialRaw(t, a.Addr(), newKey(t))
+	if _, _, err := r.handshake(testContract, func(x *auth) { x.Sig[7] ^= 1 }); err != nil {
+		t.Fatal(err)
+	}
+	wantRefusal(t, r.waitClosed(5*time.Second), RefuseBadHandshake)
+	if a.Connected(r.id) {
+		t.Fatal("peer with a bad signature was admitted")
+	}
+	stillServes(t, a)
+}
+
+// TestReplayedHandshakeRefused: a proof recorded on one connection is
+// worthless on the next, even from the same key.
+func TestReplayedHandshakeRefused(t *testing.T) {
+	a := startNode(t, fastConfig(newKey(t)))
+	key := newKey(t)
+	r1 := dialRaw(t, a.Addr(), key)
+	old, _, err := r1.handshake(testContract, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 5*time.Second, "honest session admitted", func() bool { return a.Connected(r1.id) })
+	r2 := dialRaw(t, a.Addr(), key)
+	if _, _, err := r2.handshake(testContract, func(x *auth) { *x = old }); err != nil {
+		t.Fatal(err)
+	}
+	wantRefusal(t, r2.waitClosed(5*time.Second), RefuseBadHandshake)
+}
+
+func TestHelloKeyMustMatchCertificate(t *testing.T) {
+	a := startNode(t, fastConfig(newKey(t)))
+	r := dialRaw(t, a.Addr(), newKey(t))
+	h := hello{ContractID: testContract, Key: idOf(t, newKey(t))}
+	if err := r.writeBody(h.encode()); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err := r.read()
+	wantRefusal(t, err, RefuseBadHandshake)
+}
+
+func TestGarbageBeforeHandshakeClosesConnection(t *testing.T) {
+	a := startNode(t, fastConfig(newKey(t)))
+	r := dialRaw(t, a.Addr(), newKey(t))
+	junk := make([]byte, 300)
+	rand.Read(junk)
+	binary.BigEndian.PutUint32(junk, 200) // plausible length, nonsense body
+	if err := r.write(junk); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.waitClosed(5 * time.Second); err == nil || strings.Contains(err.Error(), "still open") {
+		t.Fatalf("garbage did not close the connection: %v", err)
+	}
+	eventually(t, 5*time.Second, "failure logged", func() bool { return a.logs.count("inbound handshake failed") > 0 })
+	stillServes(t, a)
+}
+
+func TestHelloWithMissingFieldsClosesConnection(t *testing.T) {
+	a := startNode(t, fastConfig(newKey(t)))
+	r := dialRaw(t, a.Addr(), newKey(t))
+	e := newBody(kindHello, 0)
+	e.bytes([]byte(testContract)) // no key, challenge or time
+	if err := r.writeBody(e.b); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.waitClosed(5 * time.Second); err == nil || strings.Contains(err.Error(), "still open") {
+		t.Fatalf("truncated hello did not close the connection: %v", err)
+	}
+	eventually(t, 5*time.Second, "missing field named in log", func() bool { return a.logs.count("hello.key: missing") > 0 })
+}
+
+func TestOversizedFrameBeforeHandshakeClosesConnection(t *testing.T) {
+	a := startNode(t, fastConfig(newKey(t)))
+	r := dialRaw(t, a.Addr(), newKey(t))
+	if err := r.write(binary.BigEndian.AppendUint32(nil, 1<<30)); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.waitClosed(5 * time.Second); err == nil || strings.Contains(err.Error(), "still open") {
+		t.Fatalf("oversized frame did not close the connection: %v", err)
+	}
+	eventually(t, 5*time.Second, "logged", func() bool { return a.logs.count("frame too large") > 0 })
+}
+
+// admittedRaw returns a raw peer that completed the handshake with a.
+func admittedRaw(t *testing.T, a *testNode) *rawPeer {
+	t.Helper()
+	r := dialRaw(t, a.Addr(), newKey(t))
+	r.str.SetDeadline(time.Time{})
+	if _, _, err := r.handshake(testContract, nil); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 5*time.Second, "raw peer admitted", func() bool { return a.Connected(r.id) })
+	return r
+}
+
+func TestOversizedFrameAfterHandshakeDropsPeer(t *testing.T) {
+	cfg := fastConfig(newKey(t))
+	cfg.MaxMessageSize = 64 << 10
+	a := startNode(t, cfg)
+	r := admittedRaw(t, a)
+	if err := r.write(binary.BigEndian.AppendUint32(nil, 1<<20)); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 5*time.Second, "peer dropped", func() bool { return !a.Connected(r.id) })
+	if a.met.Drops("bad") == 0 {
+		t.Fatal("oversized frame not counted as bad")
+	}
+	stillServes(t, a)
+}
+
+// TestMissingFieldsCountedBadNotFatal: a well-framed message with missing
+// fields is dropped and counted; below the bad-message rate the peer stays.
+func TestMissingFieldsCountedBadNotFatal(t *testing.T) {
+	a := startNode(t, fastConfig(newKey(t)))
+	r := admittedRaw(t, a)
+	e := newBody(kindPeers, 0)
+	e.u16(2) // two records announced, none present
+	if err := r.writeBody(e.b); err != nil {
+		t.Fatal(err)
+	}
+	npl := newBody(KindNPL, 0)
+	npl.bytes(make([]byte, 40)) // an NPL payload cut short
+	if err := r.writeBody(npl.b); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 5*time.Second, "both counted bad", func() bool { return a.met.Drops("bad") >= 2 })
+	time.Sleep(100 * time.Millisecond)
+	if !a.Connected(r.id) {
+		t.Fatal("peer dropped for two bad messages under the limit")
+	}
+}
+
+func TestBadMessageFloodCutsOffPeer(t *testing.T) {
+	cfg := fastConfig(newKey(t))
+	cfg.BadPerMinute = 5
+	a := startNode(t, cfg)
+	r := admittedRaw(t, a)
+	for i := 0; i < 50; i++ {
+		junk := newBody(Kind(3+i%2), 0) // refuse/peers with no fields
+		if r.writeBody(junk.b) != nil {
+			break
+		}
+	}
+	eventually(t, 5*time.Second, "peer cut off", func() bool { return !a.Connected(r.id) })
+	time.Sleep(100 * time.Millisecond)
+	if n := a.logs.count("p2p: peer cut off"); n != 1 {
+		t.Fatalf("cut-off logged %d times, want once", n)
+	}
+	if !strings.Contains(a.logs.String(), "bad messages/min") {
+		t.Fatal("cut-off line does not say why")
+	}
+	// The banned key is refused while the ban lasts.
+	r2 := dialRaw(t, a.Addr(), r.key)
+	_, _, err := r2.handshake(testContract, nil)
+	wantRefusal(t, err, RefuseCutOff)
+	stillServes(t, a)
+}
+
+func TestByteFloodCutsOffPeer(t *testing.T) {
+	cfg := fastConfig(newKey(t))
+	cfg.BytesPerMinute = 256 << 10
+	a := startNode(t, cfg)
+	a.Handle(KindProposal, func(PeerID, Kind, []byte) {})
+	b := connectPair(t, a, fastConfig(newKey(t)))
+	payload := make([]byte, 8<<10)
+	for i := 0; i < 200 && b.Connected(a.ID()); i++ {
+		b.Send(a.ID(), KindProposal, payload)
+		time.Sleep(time.Millisecond)
+	}
+	eventually(t, 10*time.Second, "flooder cut off", func() bool { return !a.Connected(b.ID()) })
+	time.Sleep(100 * time.Millisecond)
+	if n := a.logs.count("p2p: peer cut off"); n != 1 {
+		t.Fatalf("cut-off logged %d times, want once", n)
+	}
+	if !strings.Contains(a.logs.String(), "bytes/min") {
+		t.Fatal("cut-off line does not say why")
+	}
+	stillServes(t, a)
+}
