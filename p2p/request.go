@@ -27,6 +27,10 @@ var (
 // deadline: a server never holds a request open forever.
 const defaultRequestTimeout = time.Minute
 
+// requestSlack is how much longer a server lets a handler run than the
+// requester's remaining time.
+const requestSlack = 250 * time.Millisecond
+
 // HandleRequest registers h for requests of kind, replacing any earlier one.
 func (n *Node) HandleRequest(kind Kind, h RequestHandler) {
 	n.hmu.Lock()
@@ -69,8 +73,9 @@ func (p *peer) request(ctx context.Context, kind Kind, body []byte, maxResp int)
 	defer stop()
 	timeout := defaultRequestTimeout
 	if dl, ok := ctx.Deadline(); ok {
+		// The stream is reset by the AfterFunc above when ctx ends; no
+		// stream deadline, so the error the caller sees is ctx's.
 		timeout = time.Until(dl)
-		str.SetDeadline(dl)
 	}
 	r := request{Kind: kind, TimeoutMs: uint32(min(max(timeout.Milliseconds(), 1), 1<<31)), Body: body}
 	frame := appendFrame(nil, r.encode())
@@ -168,7 +173,9 @@ func (p *peer) serveRequest(str *quic.Stream) {
 		p.respond(str, r.Kind, respNoHandler, nil)
 		return
 	}
-	ctx, cancel := context.WithTimeout(p.ctx, time.Duration(r.TimeoutMs)*time.Millisecond)
+	// The requester enforces its own deadline; the server's runs a little
+	// later so the requester sees its own context's error, not a reset.
+	ctx, cancel := context.WithTimeout(p.ctx, time.Duration(r.TimeoutMs)*time.Millisecond+requestSlack)
 	defer cancel()
 	stop := context.AfterFunc(str.Context(), cancel) // requester reset the stream
 	defer stop()
