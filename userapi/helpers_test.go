@@ -357,3 +357,12 @@ func expectClose(t testing.TB, c *websocket.Conn, timeout time.Duration) (websoc
 }
 
 func sleepMs(ms int) { time.Sleep(time.Duration(ms) * time.Millisecond) }
+
+func listen(t testing.TB) net.Listener {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ln
+}
