@@ -138,4 +138,147 @@ func waitPending(t testing.TB, b *testBackend, n int) {
 	}
 }
 
-var _ = bson.D{}
+func TestStatLCLAndSubscriptions(t *testing.T) {
+	for _, proto := range protocols {
+		t.Run(proto.String(), func(t *testing.T) {
+			b := newTestBackend(3)
+			ts := startServer(t, b, nil)
+			tc := connect(t, ts.url, userKey(1), proto)
+			l := b.closeLedger()
+			tc.sendMsg(bson.D{{Key: "type", Value: "lcl"}})
+			if m := tc.recvType("lcl_response"); m["ledger_seq_no"] != float64(1) || m["ledger_hash"] != l.Hash.String() {
+				t.Fatalf("lcl_response %v", m)
+			}
+			tc.sendMsg(bson.D{{Key: "type", Value: "stat"}})
+			st := tc.recvType("stat_response")
+			unl := st["current_unl"].([]any)
+			if st["hp_version"] != DefaultHPVersion || st["round_time"] != float64(1000) || st["vote_status"] != "synced" ||
+				len(unl) != 3 || unl[0] != HexKey(sortedKeys(b.unlKeys())[0]) || len(st["peers"].([]any)) != 2 {
+				t.Fatalf("stat_response %v", st)
+			}
+			// Not subscribed: no ledger events. Subscribed: the next ledger arrives as an event.
+			tc.sendMsg(bson.D{{Key: "type", Value: "subscription"}, {Key: "channel", Value: "ledger_event"}, {Key: "enabled", Value: true}})
+			tc.sendMsg(bson.D{{Key: "type", Value: "lcl"}})
+			tc.recvType("lcl_response")
+			l2 := b.closeLedger()
+			b.emit(&VoteStatusChanged{VoteStatus: "desync"})
+			ev := tc.recv()
+			ledger, _ := ev["ledger"].(map[string]any)
+			if ev["type"] != "ledger_event" || ev["event"] != "ledger_created" || ledger["seq_no"] != float64(2) ||
+				ledger["hash"] != l2.Hash.String() || ledger["prev_hash"] != l.Hash.String() || ledger["inputs"] != nil {
+				t.Fatalf("ledger event %v", ev)
+			}
+			if ev := tc.recv(); ev["event"] != "vote_status" || ev["vote_status"] != "desync" {
+				t.Fatalf("vote status event %v", ev)
+			}
+			tc.sendMsg(bson.D{{Key: "type", Value: "subscription"}, {Key: "channel", Value: "ledger_event"}, {Key: "enabled", Value: false}})
+			tc.sendMsg(bson.D{{Key: "type", Value: "subscription"}, {Key: "channel", Value: "unl_change"}, {Key: "enabled", Value: true}})
+			tc.sendMsg(bson.D{{Key: "type", Value: "lcl"}})
+			tc.recvType("lcl_response")
+			b.closeLedger()
+			b.changeUNL(b.unl[:2])
+			if m := tc.recv(); m["type"] != "unl_change" || len(m["unl"].([]any)) != 2 {
+				t.Fatalf("after unsubscribing ledger events: %v", m)
+			}
+		})
+	}
+}
+
+func TestLedgerQuery(t *testing.T) {
+	for _, proto := range protocols {
+		t.Run(proto.String(), func(t *testing.T) {
+			b := newTestBackend(3)
+			ts := startServer(t, b, nil)
+			tc := connect(t, ts.url, userKey(1), proto)
+			msg, h := tc.inputMsg("kept", 3, 5)
+			tc.sendMsg(msg)
+			waitPending(t, b, 1)
+			l := b.closeLedger()
+			query := func(id string, seq int64, include ...any) map[string]any {
+				tc.sendMsg(bson.D{{Key: "type", Value: "ledger_query"}, {Key: "id", Value: id}, {Key: "filter_by", Value: "seq_no"},
+					{Key: "params", Value: bson.D{{Key: "seq_no", Value: seq}}}, {Key: "include", Value: append(bson.A{}, include...)}})
+				m := tc.recvType("ledger_query_result")
+				if m["reply_for"] != id {
+					t.Fatalf("reply_for %v, want %s", m["reply_for"], id)
+				}
+				return m
+			}
+			m := query("q1", 1, "inputs", "outputs")
+			res := m["results"].([]any)
+			if m["error"] != nil || len(res) != 1 {
+				t.Fatalf("result %v", m)
+			}
+			r := res[0].(map[string]any)
+			ins, outs := r["inputs"].([]any), r["outputs"].([]any)
+			if r["hash"] != l.Hash.String() || len(ins) != 1 || len(outs) != 1 {
+				t.Fatalf("ledger %v", r)
+			}
+			in := ins[0].(map[string]any)
+			blob := in["blob"].(string)
+			if proto == BSON {
+				blob = string(mustHex(t, blob))
+			}
+			if in["hash"] != h.String() || in["nonce"] != float64(3) || blob != "kept" || in["pubkey"] != HexKey(tc.key.Public().(ed25519.PublicKey)) {
+				t.Fatalf("input %v", in)
+			}
+			if bl := outs[0].(map[string]any)["blobs"].([]any); len(bl) != 1 {
+				t.Fatalf("output blobs %v", bl)
+			}
+			// Only what is asked for; an empty include gives the header alone.
+			if r := query("q2", 1)["results"].([]any)[0].(map[string]any); r["inputs"] != nil || r["outputs"] != nil {
+				t.Fatalf("header-only query returned %v", r)
+			}
+			if r := query("q3", 0, "inputs")["results"].([]any)[0].(map[string]any); r["seq_no"] != float64(0) || len(r["inputs"].([]any)) != 0 {
+				t.Fatalf("genesis %v", r)
+			}
+			if m := query("q4", 99); m["error"] != nil || len(m["results"].([]any)) != 0 {
+				t.Fatalf("missing ledger %v", m)
+			}
+			b.queryErr = errTest
+			if m := query("q5", 1); m["error"] != "exec_failure" || len(m["results"].([]any)) != 0 {
+				t.Fatalf("failed query %v", m)
+			}
+		})
+	}
+}
+
+func mustHex(t testing.TB, s string) []byte {
+	t.Helper()
+	b, err := hex.DecodeString(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestReadRequests(t *testing.T) {
+	for _, proto := range protocols {
+		t.Run(proto.String(), func(t *testing.T) {
+			b := newTestBackend(3)
+			ts := startServer(t, b, func(c *Config) { c.ConcurrentReads = 2 })
+			tc := connect(t, ts.url, userKey(1), proto)
+			// More requests than read slots: all are answered.
+			for i := 0; i < 10; i++ {
+				content := any(fmt.Sprintf("q%d", i))
+				if proto == BSON {
+					content = []byte(fmt.Sprintf("q%d", i))
+				}
+				tc.sendMsg(bson.D{{Key: "type", Value: "contract_read_request"}, {Key: "id", Value: fmt.Sprint(i)}, {Key: "content", Value: content}})
+			}
+			got := map[string]string{}
+			for len(got) < 10 {
+				m := tc.recvType("contract_read_response")
+				c := m["content"].(string)
+				if proto == BSON {
+					c = string(mustHex(t, c))
+				}
+				got[m["reply_for"].(string)] = c
+			}
+			for i := 0; i < 10; i++ {
+				if got[fmt.Sprint(i)] != fmt.Sprintf("read:q%d", i) {
+					t.Fatalf("replies %v", got)
+				}
+			}
+		})
+	}
+}
