@@ -1,9 +1,7 @@
 package contractexec
 
 import (
-	"errors"
 	"io"
-	"os"
 )
 
 // readBufSize is HotPocket's READ_BUFFER_SIZE: large enough for one whole SEQPACKET.
@@ -13,19 +11,14 @@ const readBufSize = MaxPacket
 // than the pipe buffer cannot deadlock the child as it does in HotPocket. If the contract never
 // reads it all, the write ends when run closes the pipe after the contract ended.
 func (e *execution) writeStdin() {
-	_, err := e.stdinW.Write(e.args)
-	if err != nil {
-		e.stdinErr = err
+	if _, err := e.stdinW.Write(e.args); err != nil {
 		return
 	}
-	// Closing here delivers EOF; run closes the file again, which is harmless.
-	e.stdinErr = e.stdinW.Close()
-	if errors.Is(e.stdinErr, os.ErrClosed) {
-		e.stdinErr = nil
-	}
+	// Closing delivers EOF; run closes the file again, which is harmless.
+	e.stdinW.Close()
 }
 
-// readStderr forwards stderr to Spec.Stderr and keeps its last StderrTailBytes.
+// readStderr forwards stderr to Spec.Stderr and keeps its first and last StderrTailBytes.
 func (e *execution) readStderr() {
 	buf := make([]byte, 32<<10)
 	for {
@@ -33,6 +26,9 @@ func (e *execution) readStderr() {
 		if n > 0 {
 			if e.s.Stderr != nil {
 				e.s.Stderr.Write(buf[:n])
+			}
+			if room := StderrTailBytes - len(e.stderrHead); room > 0 {
+				e.stderrHead = append(e.stderrHead, buf[:min(n, room)]...)
 			}
 			e.stderrTail = append(e.stderrTail, buf[:n]...)
 			if over := len(e.stderrTail) - StderrTailBytes; over > 0 {

@@ -27,13 +27,15 @@ type Result struct {
 	StdinUnread bool
 	// NPLDropped counts incoming NPL messages not delivered: over 128 KiB, or left when the contract ended.
 	NPLDropped int
-	// StderrTail is the last StderrTailBytes bytes the contract wrote to stderr, for diagnostics.
-	StderrTail []byte
+	// StderrHead and StderrTail are the first and the last StderrTailBytes bytes the contract wrote
+	// to stderr, for diagnostics: a runtime's fatal message comes first and can be followed by
+	// pages of stack dump. They overlap when stderr was shorter than 2*StderrTailBytes.
+	StderrHead, StderrTail []byte
 	// Elapsed is the wall-clock time from start to the end of output collection.
 	Elapsed time.Duration
 }
 
-// StderrTailBytes is how much of the contract's stderr Result keeps.
+// StderrTailBytes is how much of the start and of the end of the contract's stderr Result keeps.
 const StderrTailBytes = 4096
 
 // UserOutput is what the contract wrote to one user's socket.
@@ -75,7 +77,9 @@ func (e ExitStatus) String() string {
 // Usage is resource usage as reported by wait4.
 type Usage struct {
 	User, System time.Duration
-	// MaxRSS is the peak resident set size in bytes.
+	// MaxRSS is the peak resident set size in bytes. It is an upper bound: Go starts children with
+	// vfork, the child shares the node's memory until exec, and Linux carries that high-water mark
+	// into the child's, so a value near the node's own RSS says nothing about the contract.
 	MaxRSS int64
 }
 

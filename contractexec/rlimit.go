@@ -20,11 +20,14 @@ const manyFds = 256
 
 // rlimitCommands returns the ulimit commands that enforce l for a child whose highest ABI fd is
 // topFd-1, or nil when nothing needs setting. dash and bash both set the soft and hard limit when
-// neither -S nor -H is given, as HotPocket's setrlimit does.
+// neither -S nor -H is given, as HotPocket's setrlimit does (except for CPU, below).
 func rlimitCommands(l Limits, topFd int) []string {
 	var cmds []string
 	if l.CPUSeconds > 0 {
-		cmds = append(cmds, fmt.Sprintf("ulimit -t %d", l.CPUSeconds))
+		// Hard limit one second above the soft one: the kernel sends SIGXCPU at the soft limit,
+		// which names the cause; runtimes that ignore it get SIGKILL a second later. The soft
+		// limit goes first: a hard limit below the current (unlimited) soft one is EINVAL.
+		cmds = append(cmds, fmt.Sprintf("ulimit -S -t %d", l.CPUSeconds), fmt.Sprintf("ulimit -H -t %d", l.CPUSeconds+1))
 	}
 	if l.MemoryBytes > 0 {
 		cmds = append(cmds, fmt.Sprintf("ulimit -d %d", (l.MemoryBytes+1023)/1024))

@@ -97,12 +97,12 @@ type execution struct {
 	nplLimitHit bool
 	nplDropped  int
 	controlMsgs []ControlMessage
-	stdinErr    error
 
 	// stdinPeek is a duplicate of the stdin pipe's read end, kept so that the bytes the contract left
 	// unread can be counted after it ends (the pipe would otherwise be gone). Holding it means a
 	// write to a dead contract blocks instead of failing; run unblocks it by closing the write end.
 	stdinPeek  int
+	stderrHead []byte
 	stderrTail []byte
 }
 
@@ -210,7 +210,8 @@ func (e *execution) run(ctx context.Context, bin string) (Result, error) {
 	// file with the NPL reader, and that file may only be closed once the reader has drained it.
 	var readers, writers sync.WaitGroup
 	stop := make(chan struct{})
-	writers.Go(e.writeStdin)
+	stdinDone := make(chan struct{})
+	writers.Go(func() { e.writeStdin(); close(stdinDone) })
 	readers.Go(e.readStderr)
 	if e.stdoutR != nil {
 		readers.Go(e.copyStdout)
@@ -261,7 +262,13 @@ func (e *execution) run(ctx context.Context, bin string) (Result, error) {
 		e.stdoutR.SetReadDeadline(deadline)
 	}
 	readers.Wait()
-	res.StdinUnread = stdinUnread(e.stdinPeek)
+	// The contract is dead: if the writer has not finished, the rest of the JSON was never read.
+	select {
+	case <-stdinDone:
+		res.StdinUnread = stdinUnread(e.stdinPeek)
+	default:
+		res.StdinUnread = true
+	}
 	close(stop)
 	e.stdinW.Close()
 	unix.Close(e.stdinPeek)
@@ -295,6 +302,8 @@ func (e *execution) collect(res *Result, ps *os.ProcessState) {
 	res.Users = e.outs
 	res.NPL = e.nplSent
 	res.Control = e.controlMsgs
+	res.StderrHead = e.stderrHead
+	res.StderrHead = e.stderrHead
 	res.StderrTail = e.stderrTail
 	res.NPLDropped = e.nplDropped
 	if e.s.NPLIn != nil && !e.s.Readonly {
