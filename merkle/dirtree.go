@@ -97,8 +97,8 @@ func chunkEntries(l *loader, entries []Entry) ([]dref, error) {
 		if h == 0 && i != len(entries)-1 {
 			continue
 		}
-		c := entries[start : i+1]
-		hash, err := l.put(encodeDirLeaf(c))
+		c := entries[start : i+1 : i+1]
+		hash, err := l.putDecoded(encodeDirLeaf(c), &node{tag: tagDirLeaf, entries: c})
 		if err != nil {
 			return nil, err
 		}
@@ -126,7 +126,7 @@ func chunkRefs(l *loader, j int, refs []dref) ([]dref, error) {
 			kids[k] = dirKid{first: r.first, count: r.count, hash: r.hash}
 			total += r.count
 		}
-		hash, err := l.put(encodeDirNode(j, kids))
+		hash, err := l.putDecoded(encodeDirNode(j, kids), &node{tag: tagDirNode, level: j, kids: kids})
 		if err != nil {
 			return nil, err
 		}
@@ -176,7 +176,7 @@ func rewrite(l *loader, j int, r dref, edits []dirEdit) ([]dref, error) {
 		merged, sameNames := mergeEntries(n.entries, edits)
 		if sameNames {
 			// Only values changed: the boundaries, and so the shape, stay as they were.
-			hash, err := l.put(encodeDirLeaf(merged))
+			hash, err := l.putDecoded(encodeDirLeaf(merged), &node{tag: tagDirLeaf, entries: merged})
 			if err != nil {
 				return nil, err
 			}

@@ -55,6 +55,35 @@
 // file's key, 0x00, and i as a u64. A directory's whole subtree is thus the contiguous interval
 // of keys that start with its key, and a file's leaves follow its key directly.
 //
+// # Proofs
+//
+// Every node has a key span: a directory's top node covers its key and its whole subtree; a
+// lower directory node with first name f covers from the key of f up to its next sibling's
+// (or its parent's end); a file node covers the file's key and its leaves; a leaf-tree node
+// covers the keys of its leaves. A range proof of [start, end] at a root is the walk, in key
+// order, of every node whose span meets [start, proof_end] (node bytes in walk order) plus the
+// data of every leaf in that range. The verifier runs the same walk over the proof: each node
+// must hash to what its parent commits to (the first to the root), each leaf must hash to its
+// leaf hash and have the length its file's size implies, entries must agree with their child
+// nodes (kind, mode, size, entry count), and nothing may be left over. So the structure is
+// authentic, no entry in range can be hidden (its node's span meets the range, so the walk
+// demands it), and none can be added. A proof stops after maxEntries entries or about maxBytes
+// bytes and then ends at its last key (proof_end), never mid-entry; it is complete when
+// proof_end is the requested end. Each valid proof has exactly one encoding: the walk fixes
+// it.
+//
+// A change proof from root1 to root2 is the range proof of root2 in which every node or leaf
+// that root1 holds at the same position (same directory path and level and first name, or
+// same file and leaf range) with the same hash is an empty reuse marker. The verifier checks
+// each marker against its own copy of root1, so it must hold root1 over the range. If the
+// prover no longer has root1 it sends a range proof at root2, flagged Fallback.
+//
+// Syncer applies verified proofs to a store and tracks the key ranges still missing; as every
+// node whose span meets a proven range is revealed, the store holds the whole target exactly
+// when nothing remains. After SetTarget, ranges held at the old target keep it as their Base
+// and may be fetched as change proofs from it; a change proof only covers ranges whose Base
+// is its root1.
+//
 // # Golden vector
 //
 // With leaf size 4, the tree holding "state/" (0o755), "state/a.txt" = "hello world" (0o644),

@@ -154,6 +154,11 @@ func orExists(err error) error {
 // leaf when the size changes. Leaves at index >= ceil(size/LeafSize) are dropped. A leaf that
 // is neither in the file nor in changed makes Commit fail with ErrMissingLeafHash.
 func (e *Editor) WriteFile(path string, mode uint32, size uint64, changed map[uint64]Hash) error {
+	for i, h := range changed {
+		if h.IsZero() {
+			return fmt.Errorf("write %q: leaf %d has the zero hash: %w", path, i, ErrInvalidArgument)
+		}
+	}
 	d, name, err := e.parent(path)
 	if err != nil {
 		return fmt.Errorf("write %q: %w", path, err)

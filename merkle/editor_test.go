@@ -121,6 +121,7 @@ func TestEditorErrors(t *testing.T) {
 		{"mkdir root", e.Mkdir("", 0o755), ErrInvalidName},
 		{"write dir", e.WriteFile("d", 0o644, 0, nil), ErrIsDir},
 		{"symlink exists", e.Symlink("f", "x"), ErrExists},
+		{"zero leaf hash", e.WriteFile("g", 0o644, 1, map[uint64]Hash{0: {}}), ErrInvalidArgument},
 		{"symlink empty", e.Symlink("s", ""), ErrInvalidArgument},
 		{"remove missing", e.Remove("zz"), ErrNotFound},
 		{"rename into self", e.Rename("d", "d/x"), ErrInvalidArgument},

@@ -25,13 +25,29 @@ func (l *loader) load(h Hash) (*node, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load node %s: %w", h, err)
 	}
-	if l.cache != nil {
-		if len(l.cache) >= maxCachedNodes {
-			clear(l.cache)
-		}
-		l.cache[h] = n
-	}
+	l.remember(h, n)
 	return n, nil
+}
+
+// remember caches a decoded node.
+func (l *loader) remember(h Hash, n *node) {
+	if l.cache == nil {
+		return
+	}
+	if len(l.cache) >= maxCachedNodes {
+		clear(l.cache)
+	}
+	l.cache[h] = n
+}
+
+// putDecoded stores a node the caller built and caches its decoded form, so the next commit
+// on the same path does not decode what this one wrote.
+func (l *loader) putDecoded(data []byte, n *node) (Hash, error) {
+	h, err := l.put(data)
+	if err == nil {
+		l.remember(h, n)
+	}
+	return h, err
 }
 
 // loadDir loads a directory node (chunk or internal).
