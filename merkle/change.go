@@ -73,5 +73,25 @@ func VerifyChangeProof(p *ChangeProof, local NodeStore, root1, root2 Hash, start
 		return nil, err
 	}
 	v.Base = root1
+	ov := &overlayStore{nodes: make(map[Hash][]byte, len(v.Nodes)), NodeStore: local}
+	for _, n := range v.Nodes {
+		ov.nodes[n.Hash] = n.Data
+	}
+	if v.Deleted, err = deletedKeys(&loader{store: ov, cache: make(map[Hash]*node)}, root1, root2, bounds{start, v.End}); err != nil {
+		return nil, fmt.Errorf("verify change proof: deletions: %w", err)
+	}
 	return v, nil
+}
+
+// overlayStore reads verified proof nodes first, then the local store.
+type overlayStore struct {
+	NodeStore
+	nodes map[Hash][]byte
+}
+
+func (o *overlayStore) GetNode(h Hash) ([]byte, error) {
+	if d, ok := o.nodes[h]; ok {
+		return d, nil
+	}
+	return o.NodeStore.GetNode(h)
 }

@@ -32,6 +32,9 @@ type Verified struct {
 	// Entries are the entries in [Start, End], in key order. For a change proof, only the
 	// entries of the subtrees that differ from Base.
 	Entries []ProvenEntry
+	// Deleted lists, for a change proof, every key in [Start, End] that Base has and Root
+	// lacks, in key order (nil for range proofs and fallbacks).
+	Deleted []Key
 	Nodes   []Blob
 	Leaves  []Blob
 }

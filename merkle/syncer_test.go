@@ -217,3 +217,58 @@ func TestChangeProofIsSmallForSmallChange(t *testing.T) {
 		t.Fatal("change proof does not reveal the changed leaf")
 	}
 }
+
+func TestChangeProofListsDeletions(t *testing.T) {
+	const leafSize = 4
+	seen := 0
+	for seed := range uint64(10) {
+		r := rand.New(rand.NewPCG(seed, 21))
+		f := newFixture(t, seed+90, 120, 25, leafSize)
+		keys1 := f.keys
+		e, _ := NewEditor(f.s, f.root, Params{LeafSize: leafSize})
+		for range 12 {
+			randomEdit(t, r, e, f.s, f.m, leafSize)
+		}
+		root2 := mustCommit(t, e)
+		keys2 := modelKeys(f.m, leafSize)
+		in2 := map[string]bool{}
+		for _, k := range keys2 {
+			in2[string(k)] = true
+		}
+		for range 10 {
+			start, end := f.randKey(r), f.randKey(r)
+			if r.IntN(4) == 0 {
+				start, end = Key{}, nil
+			}
+			if end != nil && bytes.Compare(start, end) > 0 {
+				start, end = end, start
+			}
+			p, err := NewChangeProof(f.s, f.root, root2, start, end, r.IntN(6), 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			v, err := VerifyChangeProof(p, f.s, f.root, root2, start, end)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var want []Key
+			for _, k := range keysIn(keys1, start, v.End) {
+				if !in2[string(k)] {
+					want = append(want, k)
+				}
+			}
+			seen += len(want)
+			if len(want) != len(v.Deleted) {
+				t.Fatalf("seed %d [%s, %s]: deleted %v, want %v", seed, start, v.End, v.Deleted, want)
+			}
+			for i := range want {
+				if !bytes.Equal(want[i], v.Deleted[i]) {
+					t.Fatalf("deleted[%d] = %s, want %s", i, v.Deleted[i], want[i])
+				}
+			}
+		}
+	}
+	if seen < 20 {
+		t.Fatalf("only %d deletions exercised", seen)
+	}
+}
