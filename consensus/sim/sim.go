@@ -1,0 +1,672 @@
+package sim
+
+import (
+	"container/heap"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"time"
+
+	"github.com/hpfs/hpnode/consensus"
+	"github.com/zeebo/blake3"
+)
+
+// Options describes one simulated run. Zero fields take the defaults in withDefaults.
+type Options struct {
+	Nodes int
+	Seed  uint64
+	// Threshold is the UNL threshold percentage (default 80).
+	Threshold uint8
+	// Drop and Dup are per-delivery probabilities of losing and of duplicating a message.
+	Drop, Dup float64
+	// MinDelay and MaxDelay bound the delivery delay; random delays reorder messages.
+	MinDelay, MaxDelay time.Duration
+	// Partition splits the nodes into two random groups for a while, then heals.
+	Partition bool
+	// Crash stops one node for a while and restarts it from what it persisted.
+	Crash bool
+	// NonDet makes one node's contract produce a different state hash once.
+	NonDet bool
+	// Equivocate makes one UNL member send conflicting, validly signed proposals to different peers.
+	Equivocate bool
+	// Inputs is how many user inputs are submitted, at random times and nodes.
+	Inputs int
+	// Ledgers is how many ledgers every honest node must reach after the last fault (liveness).
+	Ledgers uint64
+	// RealSigs uses Ed25519 instead of the cheap keyed-hash scheme.
+	RealSigs bool
+
+	debug bool
+}
+
+// Fault profiles a seed can draw; see ForSeed.
+const (
+	ProfileLossy = iota
+	ProfilePartition
+	ProfileCrash
+	ProfileNonDet
+	ProfileEquivocate
+	profiles
+)
+
+// ForSeed derives a run from a cluster size and a seed: the seed picks one fault profile (lossy,
+// partition+heal, crash+restart, non-deterministic node, equivocating member; equivocation only
+// where the UNL tolerates a faulty member, n >= 7 at 80%) and the loss, duplication and input load.
+// A sweep over seeds therefore covers every profile, and one seed names one run exactly.
+func ForSeed(nodes int, seed uint64) Options {
+	r := rand.New(rand.NewPCG(seed, 0x5eed))
+	o := Options{Nodes: nodes, Seed: seed, Drop: r.Float64() * 0.1, Dup: r.Float64() * 0.1, Inputs: r.IntN(6)}
+	switch p := int(seed % profiles); p {
+	case ProfilePartition:
+		o.Partition = true
+	case ProfileCrash:
+		o.Crash = true
+	case ProfileNonDet:
+		o.NonDet = true
+	case ProfileEquivocate:
+		if consensus.LivenessTolerance(80, nodes) >= 1 {
+			o.Equivocate = true
+		} else {
+			o.Drop, o.Dup = 0.15, 0.15
+		}
+	default:
+		o.Drop, o.Dup = 0.15, 0.15
+	}
+	return o
+}
+
+func (o Options) withDefaults() Options {
+	if o.Threshold == 0 {
+		o.Threshold = 80
+	}
+	if o.MaxDelay == 0 {
+		o.MinDelay, o.MaxDelay = time.Millisecond, 8*time.Millisecond
+	}
+	if o.Ledgers == 0 {
+		o.Ledgers = 3
+	}
+	return o
+}
+
+// String is the options as the test flags that reproduce them.
+func (o Options) String() string {
+	return fmt.Sprintf("nodes=%d seed=%d drop=%.2f dup=%.2f partition=%v crash=%v nondet=%v equivocate=%v inputs=%d",
+		o.Nodes, o.Seed, o.Drop, o.Dup, o.Partition, o.Crash, o.NonDet, o.Equivocate, o.Inputs)
+}
+
+// Report summarizes a run.
+type Report struct {
+	// Virtual is the virtual time the run took.
+	Virtual time.Duration
+	// MinLedger is the lowest tip among honest nodes at the end.
+	MinLedger uint64
+	// Deliveries counts delivered messages.
+	Deliveries int
+	// Rounds counts (node, seq, round) stage-0 proposals sent: the work the cluster did.
+	Rounds int
+	// Accepted counts input statuses "accepted" delivered to users.
+	Accepted int
+	// Rejected counts input statuses "rejected" (a legitimate outcome: a later nonce of the same
+	// user may close first when messages are lost).
+	Rejected int
+	// DesyncReported and SyncTargets record what the non-deterministic node saw.
+	DesyncReported bool
+	SyncTargets    int
+}
+
+// ErrSafety and ErrLiveness classify a failed run.
+var (
+	ErrSafety   = errors.New("sim: safety violated")
+	ErrLiveness = errors.New("sim: liveness violated")
+)
+
+const (
+	contractID   = "sim-contract"
+	tickEvery    = 10 * time.Millisecond
+	roundTime    = 200 * time.Millisecond
+	stageTimeout = 40 * time.Millisecond
+	faultStart   = 150 * time.Millisecond
+	faultLength  = 400 * time.Millisecond
+	maxVirtual   = 60 * time.Second
+)
+
+type eventKind uint8
+
+const (
+	evTick eventKind = iota
+	evDeliver
+	evExecDone
+	evSyncDone
+	evSubmit
+	evCrash
+	evRestart
+	evPartition
+	evHeal
+)
+
+type event struct {
+	at    time.Duration
+	order uint64
+	kind  eventKind
+	node  int
+	epoch int
+	msg   *consensus.Message
+	exec  *consensus.Execution
+	res   *consensus.Result
+	input *consensus.Input
+}
+
+type queue []*event
+
+func (q queue) Len() int { return len(q) }
+func (q queue) Less(i, j int) bool {
+	if q[i].at != q[j].at {
+		return q[i].at < q[j].at
+	}
+	return q[i].order < q[j].order
+}
+func (q queue) Swap(i, j int) { q[i], q[j] = q[j], q[i] }
+func (q *queue) Push(x any)   { *q = append(*q, x.(*event)) }
+func (q *queue) Pop() any {
+	old := *q
+	e := old[len(old)-1]
+	*q = old[:len(old)-1]
+	return e
+}
+
+type simNode struct {
+	idx    int
+	signer consensus.Signer
+	key    consensus.PubKey
+	node   *consensus.Node
+	up     bool
+	epoch  int
+	byz    bool
+	nondet uint64 // ledger whose execution diverges on this node, 0 for none
+
+	// Persisted: the chain and the hard state.
+	chain []consensus.Decided
+	hard  consensus.HardState
+	// The contract state store: the last completed execution's result.
+	last consensus.Result
+}
+
+type world struct {
+	o       Options
+	rng     *rand.Rand
+	now     time.Duration
+	q       queue
+	order   uint64
+	nodes   []*simNode
+	genesis consensus.Record
+	byKey   map[consensus.PubKey]int
+	closed  map[uint64]consensus.Hash // safety oracle: the one hash each closed sequence has
+	group   []int                     // partition group per node; nil when healed
+	verify  consensus.SigVerifier
+	rep     Report
+	err     error
+	lastOK  time.Duration // when the last fault ended
+	floor   uint64        // highest ledger when the last fault ended
+	users   []consensus.PubKey
+	nonces  map[consensus.PubKey]uint64
+	pending map[consensus.Hash]int // submitted inputs without a status yet, by submitting node
+}
+
+// Run simulates one seed and checks safety and liveness; the error names the violated property.
+func Run(o Options) (Report, error) {
+	o = o.withDefaults()
+	if o.Nodes < 1 || o.Nodes > consensus.MaxUNL {
+		return Report{}, fmt.Errorf("sim: %d nodes", o.Nodes)
+	}
+	w := &world{o: o, rng: rand.New(rand.NewPCG(o.Seed, o.Seed^0x9e3779b97f4a7c15)), closed: map[uint64]consensus.Hash{},
+		byKey: map[consensus.PubKey]int{}, nonces: map[consensus.PubKey]uint64{}, pending: map[consensus.Hash]int{}}
+	w.verify = fakeVerify
+	if o.RealSigs {
+		w.verify = consensus.Ed25519Verify
+	}
+	w.setup()
+	if w.err != nil {
+		return w.rep, w.err
+	}
+	for w.err == nil && w.q.Len() > 0 {
+		e := heap.Pop(&w.q).(*event)
+		w.now = e.at
+		if w.now > maxVirtual {
+			w.err = fmt.Errorf("%w: only ledger %d after %v (need %d)", ErrLiveness, w.minLedger(), maxVirtual, o.Ledgers)
+			break
+		}
+		w.handle(e)
+		if w.done() {
+			break
+		}
+	}
+	w.rep.Virtual = w.now
+	w.rep.MinLedger = w.minLedger()
+	if w.err == nil && !w.done() {
+		w.err = fmt.Errorf("%w: simulation ran out of events at ledger %d", ErrLiveness, w.minLedger())
+	}
+	return w.rep, w.err
+}
+
+func (w *world) at(d time.Duration, e *event) {
+	e.at = w.now + d
+	w.order++
+	e.order = w.order
+	heap.Push(&w.q, e)
+}
+
+func (w *world) setup() {
+	o := w.o
+	var unl []consensus.PubKey
+	for i := 0; i < o.Nodes; i++ {
+		var seed [32]byte
+		seed[0], seed[1] = byte(i), byte(i>>8)
+		var s consensus.Signer
+		if o.RealSigs {
+			s = consensus.NewEd25519Signer(ed25519.NewKeyFromSeed(seed[:]))
+		} else {
+			s = fakeSigner{pub: consensus.PubKey(blake3.Sum256(seed[:]))}
+		}
+		n := &simNode{idx: i, signer: s, key: s.PublicKey()}
+		w.nodes = append(w.nodes, n)
+		w.byKey[n.key] = i
+		unl = append(unl, n.key)
+	}
+	sortKeys(unl)
+	init := consensus.Result{StateHash: blake3.Sum256([]byte("genesis state")), PatchHash: blake3.Sum256([]byte("patch.cfg")),
+		Config: consensus.UNLConfig{UNL: unl, Threshold: o.Threshold}}
+	w.genesis = consensus.Genesis(1_700_000_000_000, init)
+	w.closed[0] = w.genesis.Hash()
+	for _, n := range w.nodes {
+		n.last = w.genesis.Value.Result
+		w.start(n)
+		w.at(time.Duration(w.rng.Int64N(int64(tickEvery))), &event{kind: evTick, node: n.idx, epoch: n.epoch})
+	}
+	for u := 0; u < 2*o.Nodes; u++ {
+		w.users = append(w.users, consensus.PubKey(blake3.Sum256([]byte{byte(u), 'u'})))
+	}
+	span := faultStart + faultLength + time.Second
+	for i := 0; i < o.Inputs; i++ {
+		w.at(time.Duration(w.rng.Int64N(int64(span))), &event{kind: evSubmit, node: -1})
+	}
+	if o.Partition {
+		w.at(faultStart, &event{kind: evPartition})
+		w.at(faultStart+faultLength, &event{kind: evHeal})
+		w.lastOK = max(w.lastOK, faultStart+faultLength)
+	}
+	if o.Crash {
+		victim := w.rng.IntN(o.Nodes)
+		w.at(faultStart+time.Duration(w.rng.Int64N(int64(faultLength/2))), &event{kind: evCrash, node: victim})
+		w.at(faultStart+faultLength, &event{kind: evRestart, node: victim})
+		w.lastOK = max(w.lastOK, faultStart+faultLength)
+	}
+	if o.NonDet {
+		w.nodes[w.rng.IntN(o.Nodes)].nondet = 2 + uint64(w.rng.IntN(2))
+	}
+	if o.Equivocate {
+		w.nodes[w.rng.IntN(o.Nodes)].byz = true
+	}
+}
+
+func sortKeys(ks []consensus.PubKey) {
+	for i := 1; i < len(ks); i++ {
+		for j := i; j > 0 && string(ks[j-1][:]) > string(ks[j][:]); j-- {
+			ks[j-1], ks[j] = ks[j], ks[j-1]
+		}
+	}
+}
+
+// start creates (or re-creates after a crash) a node from what it persisted.
+func (w *world) start(n *simNode) {
+	tip := w.genesis
+	var tipInputs []consensus.Input
+	var hist []consensus.Decided
+	// The contract state survives a crash only up to the last completed execution; a persisted ledger
+	// beyond the next one is dropped and fetched again from peers.
+	for len(n.chain) > 0 && n.chain[len(n.chain)-1].Record.Seq > n.last.Seq+1 {
+		n.chain = n.chain[:len(n.chain)-1]
+	}
+	if len(n.chain) > 0 {
+		d := n.chain[len(n.chain)-1]
+		tip, tipInputs = d.Record, d.Inputs
+		hist = n.chain[max(0, len(n.chain)-16):]
+	}
+	cfg := consensus.Config{
+		ContractID:   contractID,
+		Signer:       n.signer,
+		Verify:       w.verify,
+		VerifyInput:  fakeVerifyInput,
+		Rand:         &rngReader{r: rand.New(rand.NewPCG(w.o.Seed, uint64(n.idx)<<32|uint64(n.epoch)))},
+		Tip:          tip,
+		Result:       n.last,
+		TipInputs:    tipInputs,
+		History:      hist,
+		Hard:         n.hard,
+		RoundTime:    roundTime,
+		StageTimeout: stageTimeout,
+		KeepLedgers:  64,
+	}
+	if n.last.Seq == tip.Seq {
+		cfg.TipInputs = nil
+	}
+	if w.o.debug && n.idx == 0 {
+		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	node, err := consensus.NewNode(cfg, w.clock())
+	if err != nil {
+		w.err = fmt.Errorf("sim: start node %d: %w", n.idx, err)
+		return
+	}
+	n.node, n.up = node, true
+	w.process(n)
+}
+
+func (w *world) clock() time.Time { return time.UnixMilli(1_700_000_000_000).Add(w.now) }
+
+type rngReader struct{ r *rand.Rand }
+
+func (r *rngReader) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = byte(r.r.Uint32())
+	}
+	return len(p), nil
+}
+
+func (w *world) handle(e *event) {
+	var n *simNode
+	if e.kind == evSubmit {
+		// Each user stays connected to one node, as a real client does.
+		u := w.rng.IntN(len(w.users))
+		n = w.nodes[u%len(w.nodes)]
+		if n.up {
+			in := w.newInput(u)
+			w.pending[in.Hash()] = n.idx
+			_ = n.node.Step(consensus.Message{Type: consensus.MsgSubmit, Inputs: []consensus.Input{in}})
+			w.process(n)
+		}
+		return
+	}
+	if e.kind != evPartition && e.kind != evHeal {
+		n = w.nodes[e.node]
+	}
+	switch e.kind {
+	case evTick:
+		if !n.up || e.epoch != n.epoch {
+			return
+		}
+		n.node.Tick(w.clock())
+		w.at(tickEvery, &event{kind: evTick, node: n.idx, epoch: n.epoch})
+	case evDeliver:
+		if !n.up {
+			return
+		}
+		m := *e.msg
+		m.From = w.nodes[int(e.epoch)].key // epoch carries the sender index for deliveries
+		w.rep.Deliveries++
+		err := n.node.Step(m)
+		if err != nil && !n.expectedStepError(err) {
+			w.err = fmt.Errorf("sim: node %d step %s: %w", n.idx, m.Type, err)
+			return
+		}
+	case evExecDone:
+		if !n.up || e.epoch != n.epoch {
+			return
+		}
+		n.last = *e.res
+		if err := n.node.Step(consensus.Message{Type: consensus.MsgExecResult, Result: e.res}); err != nil {
+			w.err = fmt.Errorf("sim: node %d exec result: %w", n.idx, err)
+			return
+		}
+	case evSyncDone:
+		if !n.up || e.epoch != n.epoch {
+			return
+		}
+		n.last = *e.res
+		if err := n.node.Step(consensus.Message{Type: consensus.MsgSyncDone, Result: e.res}); err != nil {
+			w.err = fmt.Errorf("sim: node %d sync done: %w", n.idx, err)
+			return
+		}
+	case evCrash:
+		for h, i := range w.pending {
+			if i == n.idx {
+				delete(w.pending, h) // the pool is memory only: a crashed node's users resubmit
+			}
+		}
+		n.up = false
+		n.epoch++
+		n.node = nil
+		return
+	case evRestart:
+		n.epoch++
+		w.start(n)
+		w.at(tickEvery, &event{kind: evTick, node: n.idx, epoch: n.epoch})
+		return
+	case evPartition:
+		w.group = make([]int, len(w.nodes))
+		for i := range w.group {
+			w.group[i] = w.rng.IntN(2)
+		}
+		return
+	case evHeal:
+		w.group = nil
+		return
+	}
+	if n != nil && n.up {
+		w.process(n)
+	}
+}
+
+// expectedStepError reports errors an honest node legitimately returns in a faulty network: an
+// equivocator's second proposal, or a proposal signed on a ledger this node has not reached yet.
+func (n *simNode) expectedStepError(err error) bool {
+	return errors.Is(err, consensus.ErrEquivocation) || errors.Is(err, consensus.ErrBrokenChain)
+}
+
+func (w *world) newInput(ui int) consensus.Input {
+	u := w.users[ui]
+	w.nonces[u]++
+	in := consensus.Input{User: u, Nonce: w.nonces[u], MaxLedgerSeq: 1 << 40, Container: []byte(fmt.Sprintf("input %d of %s", w.nonces[u], u))}
+	copy(in.Sig[:], fakeSig(u, in.Container))
+	return in
+}
+
+// process drains a node's Ready: persist, check safety, send, execute, sync.
+func (w *world) process(n *simNode) {
+	for w.err == nil {
+		rd, ok := n.node.Ready()
+		if !ok {
+			return
+		}
+		if rd.HardState != nil {
+			n.hard = *rd.HardState
+		}
+		for _, d := range rd.Ledgers {
+			w.persist(n, d)
+		}
+		for _, m := range rd.Messages {
+			w.sendFrom(n, m)
+		}
+		for i := range rd.Execute {
+			x := rd.Execute[i]
+			res := w.execute(n, &x)
+			w.at(time.Millisecond+time.Duration(w.rng.Int64N(int64(10*time.Millisecond))), &event{kind: evExecDone, node: n.idx, epoch: n.epoch, res: &res})
+		}
+		if rd.Sync != nil {
+			w.rep.SyncTargets++
+			res := rd.Sync.Result
+			w.at(20*time.Millisecond, &event{kind: evSyncDone, node: n.idx, epoch: n.epoch, res: &res})
+		}
+		if rd.StatusChanged && rd.Status == consensus.StatusDesync && n.nondet != 0 {
+			w.rep.DesyncReported = true
+		}
+		for _, st := range rd.InputStatuses {
+			if st.Accepted {
+				w.rep.Accepted++
+			} else {
+				w.rep.Rejected++
+			}
+			delete(w.pending, st.Hash)
+		}
+		n.node.Advance(rd)
+	}
+}
+
+// execute models the contract: the state hash chains the ledger hashes, except once on a
+// non-deterministic node.
+func (w *world) execute(n *simNode, x *consensus.Execution) consensus.Result {
+	h := x.Record.Hash()
+	st := blake3.Sum256(append(append([]byte{}, n.last.StateHash[:]...), h[:]...))
+	if n.nondet != 0 && x.Record.Seq == n.nondet {
+		st = blake3.Sum256(append(st[:], "noise"...))
+	}
+	res := consensus.Result{Seq: x.Record.Seq, StateHash: st, PatchHash: n.last.PatchHash, Config: x.Record.Value.Result.Config.Clone()}
+	if len(x.Inputs) > 0 {
+		res.OutputHash = blake3.Sum256(append(st[:], "outputs"...))
+	}
+	return res
+}
+
+func (w *world) persist(n *simNode, d consensus.Decided) {
+	prev := w.genesis
+	if len(n.chain) > 0 {
+		prev = n.chain[len(n.chain)-1].Record
+	}
+	if d.Record.Seq != prev.Seq+1 {
+		w.err = fmt.Errorf("%w: node %d persisted ledger %d after %d", ErrSafety, n.idx, d.Record.Seq, prev.Seq)
+		return
+	}
+	if err := consensus.VerifyRecordWith(w.verify, contractID, &prev, &d.Record); err != nil {
+		w.err = fmt.Errorf("%w: node %d closed ledger %d without valid quorum: %v", ErrSafety, n.idx, d.Record.Seq, err)
+		return
+	}
+	h := d.Record.Hash()
+	if old, ok := w.closed[d.Record.Seq]; ok && old != h {
+		w.err = fmt.Errorf("%w: node %d closed ledger %d as %s, another node as %s", ErrSafety, n.idx, d.Record.Seq, h, old)
+		return
+	}
+	w.closed[d.Record.Seq] = h
+	n.chain = append(n.chain, d)
+}
+
+func (w *world) sendFrom(n *simNode, m consensus.Message) {
+	if m.Type == consensus.MsgProposal && m.Proposal.Stage == consensus.StagePropose && m.To == (consensus.PubKey{}) {
+		w.rep.Rounds++
+	}
+	// Every message crosses the network as bytes, decoded once per send: nodes never modify what they
+	// receive, so recipients share the decoded message.
+	data, err := w.wire(&m)
+	if err != nil {
+		w.err = fmt.Errorf("sim: node %d: %w", n.idx, err)
+		return
+	}
+	var alt *consensus.Message
+	if n.byz && m.Type == consensus.MsgProposal {
+		p := *m.Proposal
+		p.Value = p.Value.Clone()
+		p.Value.Time++
+		p.Sign(n.signer)
+		if alt, err = w.wire(&consensus.Message{Type: consensus.MsgProposal, Proposal: &p}); err != nil {
+			w.err = fmt.Errorf("sim: node %d: %w", n.idx, err)
+			return
+		}
+	}
+	for _, to := range w.nodes {
+		if to == n || (m.To != (consensus.PubKey{}) && m.To != to.key) {
+			continue
+		}
+		payload := data
+		if alt != nil && to.idx%2 == 1 {
+			payload = alt
+		}
+		w.deliver(n.idx, to.idx, payload)
+	}
+}
+
+func (w *world) wire(m *consensus.Message) (*consensus.Message, error) {
+	data, err := m.MarshalBinary()
+	if err != nil {
+		return nil, fmt.Errorf("marshal %s: %w", m.Type, err)
+	}
+	var out consensus.Message
+	if err := out.UnmarshalBinary(data); err != nil {
+		return nil, fmt.Errorf("decode %s: %w", m.Type, err)
+	}
+	return &out, nil
+}
+
+func (w *world) deliver(from, to int, data *consensus.Message) {
+	if w.group != nil && w.group[from] != w.group[to] {
+		return
+	}
+	if w.rng.Float64() < w.o.Drop {
+		return
+	}
+	copies := 1
+	if w.rng.Float64() < w.o.Dup {
+		copies = 2
+	}
+	for c := 0; c < copies; c++ {
+		d := w.o.MinDelay + time.Duration(w.rng.Int64N(int64(w.o.MaxDelay-w.o.MinDelay)+1))
+		w.at(d, &event{kind: evDeliver, node: to, epoch: from, msg: data})
+	}
+}
+
+func (w *world) minLedger() uint64 {
+	m := uint64(1<<63 - 1)
+	for _, n := range w.nodes {
+		if n.byz {
+			continue
+		}
+		var tip uint64
+		if len(n.chain) > 0 {
+			tip = n.chain[len(n.chain)-1].Record.Seq
+		}
+		m = min(m, tip)
+	}
+	return m
+}
+
+// done reports whether the liveness goal is met: all faults over, every honest node at the target
+// ledger, and the non-deterministic node (if any) desynced, synced and caught up.
+func (w *world) done() bool {
+	if w.now < w.lastOK {
+		return false
+	}
+	for _, n := range w.nodes {
+		if !n.up && !n.byz {
+			return false
+		}
+	}
+	if w.o.NonDet && (w.rep.SyncTargets == 0 || !w.rep.DesyncReported) {
+		return false
+	}
+	if len(w.pending) > 0 {
+		return false
+	}
+	return w.minLedger() >= w.o.Ledgers+w.ledgerFloor()
+}
+
+// ledgerFloor is the ledger the slowest honest node must pass: the target counts from the end of
+// the last fault, which is what "progress after heal" means.
+func (w *world) ledgerFloor() uint64 {
+	if w.lastOK == 0 {
+		return 0
+	}
+	if w.floor == 0 && w.now >= w.lastOK {
+		w.floor = w.maxLedger() + 1
+	}
+	return w.floor
+}
+
+func (w *world) maxLedger() uint64 {
+	var m uint64
+	for _, n := range w.nodes {
+		if len(n.chain) > 0 {
+			m = max(m, n.chain[len(n.chain)-1].Record.Seq)
+		}
+	}
+	return m
+}
