@@ -69,6 +69,8 @@ func Create(dir string, opts CreateOptions) (Manifest, error) {
 			Configure: func(c *config.HPConfig) {
 				// A local cluster is public so every node sees every proposal, as devkit's bindmesh does.
 				c.Contract.Consensus.Mode = "public"
+				// Loopback only: a development cluster is not reachable from other hosts.
+				c.Mesh.ListenHost, c.User.ListenHost = "127.0.0.1", "127.0.0.1"
 				if opts.RoundTime != 0 {
 					c.Contract.Consensus.RoundTime = opts.RoundTime
 				}
@@ -87,6 +89,7 @@ func Create(dir string, opts CreateOptions) (Manifest, error) {
 	}
 	for i := range cfgs {
 		cfgs[i].Contract.UNL = append([]string(nil), unl...)
+		cfgs[i].Mesh.AdvertiseAddr = fmt.Sprintf("127.0.0.1:%d", cfgs[i].Mesh.Port)
 		cfgs[i].Mesh.KnownPeers = nil
 		for j := range cfgs {
 			if j != i {

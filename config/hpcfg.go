@@ -92,6 +92,8 @@ type RoundLimits struct {
 // Mesh is the peer network section.
 type Mesh struct {
 	Port                   uint16        `json:"port"`
+	ListenHost             string        `json:"listen_host"`    // address to bind (hpnode addition; default all)
+	AdvertiseAddr          string        `json:"advertise_addr"` // host:port in this node's peer record (hpnode addition)
 	Listen                 bool          `json:"listen"`
 	IdleTimeout            uint64        `json:"idle_timeout"` // ms; 0 = none
 	KnownPeers             []string      `json:"known_peers"`  // "host:port"
@@ -117,6 +119,7 @@ type PeerDiscovery struct {
 // User is the user (client) server section.
 type User struct {
 	Port                   uint16 `json:"port"`
+	ListenHost             string `json:"listen_host"` // address to bind (hpnode addition; default all)
 	Listen                 bool   `json:"listen"`
 	IdleTimeout            uint64 `json:"idle_timeout"`
 	MaxBytesPerMsg         uint64 `json:"max_bytes_per_msg"` // 0 -> 5 MiB
@@ -186,10 +189,10 @@ func Default() HPConfig {
 			RoundLimits:          RoundLimits{ExecTimeout: 300000},
 		},
 		Mesh: Mesh{
-			Port: 22860, Listen: true, IdleTimeout: 120000, KnownPeers: []string{}, MsgForwarding: true,
+			Port: 22860, ListenHost: "0.0.0.0", Listen: true, IdleTimeout: 120000, KnownPeers: []string{}, MsgForwarding: true,
 			PeerDiscovery: PeerDiscovery{Enabled: true, Interval: 30000, RecordTTL: 600000},
 		},
-		User: User{Port: 8080, Listen: true, ConcurrentReadRequests: 4},
+		User: User{Port: 8080, ListenHost: "0.0.0.0", Listen: true, ConcurrentReadRequests: 4},
 		HPFS: HPFS{Log: HPFSLog{LogLevel: "wrn"}, KeepVersions: 16},
 		Log:  Log{LogLevel: "inf", MaxMBytesPerFile: 5, MaxFileCount: 10, Loggers: []string{"console", "file"}},
 		Sync: Sync{Workers: 8, MaxProofEntries: 2048, MaxProofBytes: 4 << 20, RequestTimeout: 10000},

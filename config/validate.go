@@ -76,6 +76,14 @@ func (m *Mesh) validate() error {
 	if m.Port == 0 {
 		return fieldErr("mesh.port", errors.New("must be 1..65535"))
 	}
+	if m.ListenHost == "" {
+		return fieldErr("mesh.listen_host", errors.New("required (0.0.0.0 binds every address)"))
+	}
+	if m.AdvertiseAddr != "" {
+		if err := validHostPort(m.AdvertiseAddr); err != nil {
+			return fieldErr("mesh.advertise_addr", err)
+		}
+	}
 	for i, p := range m.KnownPeers {
 		if err := validHostPort(p); err != nil {
 			return fieldErr(fmt.Sprintf("mesh.known_peers[%d]", i), err)
@@ -93,6 +101,9 @@ func (m *Mesh) validate() error {
 func (u *User) validate() error {
 	if u.Port == 0 {
 		return fieldErr("user.port", errors.New("must be 1..65535"))
+	}
+	if u.ListenHost == "" {
+		return fieldErr("user.listen_host", errors.New("required (0.0.0.0 binds every address)"))
 	}
 	if u.ConcurrentReadRequests == 0 || u.ConcurrentReadRequests > 32 {
 		return fieldErr("user.concurrent_read_requests", errors.New("must be 1..32"))
