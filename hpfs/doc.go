@@ -1,6 +1,59 @@
 // Package hpfs is the versioned, crash-safe state filesystem: the FUSE tree served under a mount
 // directory, its read-write and read-only sessions, and the pebble store of versions behind it.
 //
-// It relies on merkle for every hash and proof. It owns the store directory exclusively; nothing
-// else may open it. It knows nothing of consensus, peers or contracts.
+// It relies on merkle for every hash, tree edit and proof, on go-fuse v2 (fs package) for the
+// mount, and on pebble for durability. It owns the store directory exclusively (an flock on
+// <store>/hpfsd.lock; a second daemon fails with ErrLocked); nothing else may open it. It knows
+// nothing of consensus, peers or contracts, and it never writes a version that is not a complete
+// tree reachable from its root.
+//
+// # Store
+//
+// One pebble DB under <store>/db holds content-addressed nodes and leaves (merkle's NodeStore),
+// a refcount per object, and the version list (seq, root, time); the head is the newest version.
+// A commit is one pebble batch written with Sync: the new objects, their refcounts, the version
+// record and the refcount drops of versions that fall out of the window (the last Keep, default
+// 16, plus any pinned by an open read-only session). A crash before the batch is durable leaves
+// the previous head; after it, the new one; never a mix. Objects written through Store.PutNode
+// (the sync path) are staged under their own prefix and become part of the store only when a
+// committed version reaches them; staged objects are discarded at start.
+//
+// # Sessions and views
+//
+// <mount>/current/ is the head version, read-only, replaced by fresh inodes on every commit (a
+// process inside the old one keeps reading its version). <mount>/rw/ exists while the read-write
+// session is open; <mount>/NAME/ for each read-only session (pinned, opened in O(1): it is a
+// root hash). Each view holds state/ and patch.cfg. Writes to read-only views get EROFS.
+//
+// The rw session is an in-memory overlay over the head: nodes are loaded lazily by name, writes
+// land in per-leaf buffers (leaf size 64 KiB, merkle.DefaultParams) and mark them dirty, and tree
+// edits (mkdir, create, symlink, chmod, remove, rename) are recorded in order. Commit replays the
+// edits through merkle.Editor, hashes only the dirty leaves in parallel across cores, writes the
+// changed files' leaf lists, and stores the result in one synced batch; the session then ends.
+// Rollback drops the overlay. The session is not durable by design: a crash before commit
+// returns to the last committed version.
+//
+// # POSIX choices
+//
+//   - fsync, fdatasync and close in an rw session succeed once the data is in the session (every
+//     write reaches the daemon before it returns; there is no writeback cache) and fail with
+//     ESTALE once the session has ended. They do not make data survive a crash: only
+//     `hpfsd rw commit` does, and a commit's data is synced before it returns.
+//   - Timestamps are not part of the hashed state (they differ per node). In an rw session mtime
+//     follows writes and utimens; every entry of a committed version reports the version's
+//     commit time.
+//   - chown is EPERM (the tree has no owners); hard links are EPERM; mknod of anything but a
+//     regular file is EPERM; xattrs are disabled at mount, so the kernel answers ENOTSUP;
+//     fallocate beyond mode 0 is EOPNOTSUPP; rename supports RENAME_NOREPLACE and
+//     RENAME_EXCHANGE, other flags get EINVAL; names the tree rejects get EINVAL.
+//   - The tree root of a view holds only state/ (which cannot be removed or renamed) and the
+//     regular file patch.cfg; creating anything else there is EPERM.
+//   - Read-only views and rw files keep the kernel page cache across opens (content only changes
+//     through the mount or not at all); entry, attribute and negative caches last one minute and
+//     views are replaced, not mutated, on commit and rollback.
+//
+// # Control
+//
+// A unix socket (default <store>/hpfsd.sock) takes one JSON Request per connection and answers
+// one Response (see control.go); cmd/hpfsd wraps every operation as a subcommand.
 package hpfs

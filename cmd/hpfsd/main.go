@@ -1,4 +1,7 @@
 // Command hpfsd serves the versioned state filesystem of one store over FUSE and a control socket.
+//
+// Every subcommand but serve, import, export and bench talks to a running daemon over its unix
+// socket (--socket, or <--store>/hpfsd.sock) and prints a human result, or JSON with --json.
 package main
 
 import (
@@ -15,6 +18,8 @@ func main() {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
+	root.AddCommand(serveCmd(), rwCmd(), roCmd(), hashCmd(), lsCmd(), versionsCmd(), diffCmd(),
+		statusCmd(), importCmd(), exportCmd())
 	if err := root.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "hpfsd:", err)
 		os.Exit(1)

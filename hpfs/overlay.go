@@ -1,0 +1,80 @@
+package hpfs
+
+import (
+	"sync"
+
+	"github.com/hpfs/hpnode/merkle"
+)
+
+// StateDir and PatchFile are the two names of the tree root (see the merkle contract).
+const (
+	StateDir  = "state"
+	PatchFile = "patch.cfg"
+)
+
+// Overlay is an in-memory merkle.NodeStore over a base store: puts stay in memory, gets fall
+// through to the base. An rw session's Editor writes into one; Store.Commit writes exactly the
+// objects the new root reaches and drops the rest, so an abandoned overlay costs nothing on disk.
+type Overlay struct {
+	base merkle.NodeStore
+
+	mu     sync.RWMutex
+	nodes  map[merkle.Hash][]byte
+	leaves map[merkle.Hash][]byte
+}
+
+var _ merkle.NodeStore = (*Overlay)(nil)
+
+// NewOverlay returns an empty overlay over base.
+func NewOverlay(base merkle.NodeStore) *Overlay {
+	return &Overlay{base: base, nodes: map[merkle.Hash][]byte{}, leaves: map[merkle.Hash][]byte{}}
+}
+
+// GetNode implements merkle.NodeStore.
+func (o *Overlay) GetNode(h merkle.Hash) ([]byte, error) {
+	o.mu.RLock()
+	v, ok := o.nodes[h]
+	o.mu.RUnlock()
+	if ok {
+		return v, nil
+	}
+	return o.base.GetNode(h)
+}
+
+// GetLeaf implements merkle.NodeStore.
+func (o *Overlay) GetLeaf(h merkle.Hash) ([]byte, error) {
+	o.mu.RLock()
+	v, ok := o.leaves[h]
+	o.mu.RUnlock()
+	if ok {
+		return v, nil
+	}
+	return o.base.GetLeaf(h)
+}
+
+// PutNode implements merkle.NodeStore.
+func (o *Overlay) PutNode(h merkle.Hash, data []byte) error {
+	o.mu.Lock()
+	o.nodes[h] = data
+	o.mu.Unlock()
+	return nil
+}
+
+// PutLeaf implements merkle.NodeStore.
+func (o *Overlay) PutLeaf(h merkle.Hash, data []byte) error {
+	o.mu.Lock()
+	o.leaves[h] = data
+	o.mu.Unlock()
+	return nil
+}
+
+func (o *Overlay) pending(tag byte, h merkle.Hash) ([]byte, bool) {
+	o.mu.RLock()
+	defer o.mu.RUnlock()
+	if tag == tagLeaf {
+		v, ok := o.leaves[h]
+		return v, ok
+	}
+	v, ok := o.nodes[h]
+	return v, ok
+}

@@ -1,0 +1,162 @@
+package hpfs
+
+import (
+	"fmt"
+	"runtime"
+	"sync"
+
+	"github.com/hpfs/hpnode/merkle"
+)
+
+// leafJob is one leaf to hash at commit.
+type leafJob struct {
+	idx  uint64
+	data []byte
+	out  map[uint64]merkle.Hash
+	mu   *sync.Mutex
+}
+
+// buildRoot replays the session's edits on the base tree and returns the new root. New objects
+// land in ov. Only dirty leaves are hashed, in parallel across cores; the Editor rehashes only the
+// touched paths. The session must be locked by the caller.
+func (s *rwSession) buildRoot(ov *Overlay, params merkle.Params) (merkle.Hash, error) {
+	ed, err := merkle.NewEditor(ov, s.base, params)
+	if err != nil {
+		return merkle.Hash{}, fmt.Errorf("editor at %s: %w", s.base, err)
+	}
+	for _, op := range s.ops {
+		if err := applyOp(ed, op); err != nil {
+			return merkle.Hash{}, err
+		}
+	}
+	type fileJob struct {
+		path    string
+		n       *ovNode
+		changed map[uint64]merkle.Hash
+	}
+	var files []fileJob
+	var jobs []leafJob
+	var zero zeroLeaves
+	for n := range s.dirty {
+		p, ok := s.path(n)
+		if !ok {
+			continue // unlinked while open: its bytes die with it
+		}
+		f := n.file
+		if err := f.loadBase(s.store); err != nil {
+			return merkle.Hash{}, fmt.Errorf("load %s: %w", p, err)
+		}
+		fj := fileJob{path: p, n: n, changed: map[uint64]merkle.Hash{}}
+		mu := &sync.Mutex{}
+		nLeaves := ceilDiv(f.size, s.ls)
+		for i := f.baseValid; i < nLeaves; i++ {
+			if _, ok := f.dirty[i]; !ok {
+				h, data := zero.get(f.leafLen(i, s.ls))
+				fj.changed[i] = h
+				_ = ov.PutLeaf(h, data)
+			}
+		}
+		for i, buf := range f.dirty {
+			want := f.leafLen(i, s.ls)
+			data := buf
+			if uint64(len(buf)) != want {
+				data = make([]byte, want)
+				copy(data, buf)
+			}
+			jobs = append(jobs, leafJob{idx: i, data: data, out: fj.changed, mu: mu})
+		}
+		files = append(files, fj)
+	}
+	hashLeaves(ov, jobs)
+	for _, fj := range files {
+		if err := ed.WriteFile(fj.path, fj.n.mode, fj.n.file.size, fj.changed); err != nil {
+			return merkle.Hash{}, fmt.Errorf("write %s: %w", fj.path, err)
+		}
+	}
+	root, err := ed.Commit()
+	if err != nil {
+		return merkle.Hash{}, fmt.Errorf("editor commit: %w", err)
+	}
+	return root, nil
+}
+
+func applyOp(ed *merkle.Editor, op editOp) error {
+	var err error
+	switch op.kind {
+	case opMkdir:
+		err = ed.Mkdir(op.path, op.mode)
+	case opCreate:
+		err = ed.WriteFile(op.path, op.mode, 0, nil)
+	case opSymlink:
+		err = ed.Symlink(op.path, op.to)
+	case opChmod:
+		err = ed.Chmod(op.path, op.mode)
+	case opRemove:
+		err = ed.Remove(op.path)
+	case opRename:
+		err = ed.Rename(op.path, op.to)
+	default:
+		err = fmt.Errorf("unknown op kind %d", op.kind)
+	}
+	if err != nil {
+		return fmt.Errorf("replay op %d on %q: %w", op.kind, op.path, err)
+	}
+	return nil
+}
+
+// hashLeaves hashes the jobs on every core and stores each leaf in ov.
+func hashLeaves(ov *Overlay, jobs []leafJob) {
+	workers := min(runtime.GOMAXPROCS(0), len(jobs))
+	if workers <= 1 {
+		for _, j := range jobs {
+			h := merkle.LeafHash(j.data)
+			_ = ov.PutLeaf(h, j.data)
+			j.out[j.idx] = h
+		}
+		return
+	}
+	var wg sync.WaitGroup
+	next := make(chan int, len(jobs))
+	for i := range jobs {
+		next <- i
+	}
+	close(next)
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				j := jobs[i]
+				h := merkle.LeafHash(j.data)
+				_ = ov.PutLeaf(h, j.data)
+				j.mu.Lock()
+				j.out[j.idx] = h
+				j.mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// zeroLeaves caches the hash of all-zero leaves by length: a grown or sparse file has many.
+type zeroLeaves struct {
+	m map[uint64]zeroLeaf
+}
+
+type zeroLeaf struct {
+	h    merkle.Hash
+	data []byte
+}
+
+func (z *zeroLeaves) get(n uint64) (merkle.Hash, []byte) {
+	if z.m == nil {
+		z.m = map[uint64]zeroLeaf{}
+	}
+	if l, ok := z.m[n]; ok {
+		return l.h, l.data
+	}
+	data := make([]byte, n)
+	l := zeroLeaf{h: merkle.LeafHash(data), data: data}
+	z.m[n] = l
+	return l.h, l.data
+}
