@@ -1,0 +1,127 @@
+package statesync
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/hpfs/hpnode/merkle"
+	"github.com/hpfs/hpnode/p2p"
+)
+
+// maxResponse bounds the response to a request limited to maxBytes of proof: a proof may exceed
+// its byte limit by one entry (at most one leaf) and its boundary paths.
+func maxResponse(maxBytes uint32) int {
+	return min(int(maxBytes)+int(maxBytes)/2+merkle.MaxLeafSize+1<<20, MaxProofBytes) + responseOverhead
+}
+
+// fetch performs one Fetch: request, decode, verify, apply. It runs on its own goroutine; the
+// sink is entered under applyMu only, and only for the current target.
+func (c *Client) fetch(ctx context.Context, f Fetch) fetchResult {
+	res := fetchResult{Result: Result{ID: f.ID}, target: f.Req.Root}
+	fail := func(o Outcome, err error) fetchResult {
+		if ctx.Err() != nil {
+			o = OutcomeStale
+		}
+		res.Outcome, res.err = o, err
+		return res
+	}
+	body, err := f.Req.MarshalBinary()
+	if err != nil {
+		// The scheduler built an invalid request: a bug, not the peer's fault.
+		return fail(OutcomeStale, err)
+	}
+	rctx, cancel := context.WithTimeout(ctx, c.cfg.RequestTimeout)
+	raw, err := c.net.Request(rctx, f.Peer, KindStateSync, body, maxResponse(f.Req.MaxBytes))
+	cancel()
+	if err != nil {
+		if errors.Is(err, p2p.ErrResponseTooLarge) {
+			return fail(OutcomeBadProof, err)
+		}
+		return fail(OutcomeFailed, err)
+	}
+	var resp Response
+	if err := resp.UnmarshalBinary(raw); err != nil {
+		return fail(OutcomeBadProof, err)
+	}
+	switch resp.Status {
+	case StatusNack:
+		return fail(OutcomeNack, fmt.Errorf("peer lacks root %s", hex8(f.Req.Root)))
+	case StatusError:
+		if resp.Code == CodeBusy {
+			return fail(OutcomeBusy, errors.New(resp.Message))
+		}
+		return fail(OutcomeFailed, fmt.Errorf("peer error %d: %s", resp.Code, resp.Message))
+	}
+	if resp.Kind != f.Req.Kind {
+		return fail(OutcomeBadProof, fmt.Errorf("%s proof for a %s request", resp.Kind, f.Req.Kind))
+	}
+	ar, err := c.verify(f.Req, resp, &res)
+	if err != nil {
+		return fail(OutcomeBadProof, err)
+	}
+	c.applyMu.Lock()
+	defer c.applyMu.Unlock()
+	if c.applyTarget != f.Req.Root {
+		return fail(OutcomeStale, errors.New("target moved"))
+	}
+	out, err := c.sink.Apply(ctx, ar)
+	if err != nil {
+		if errors.Is(err, ErrBadProof) {
+			return fail(OutcomeBadProof, err)
+		}
+		if ctx.Err() != nil {
+			return fail(OutcomeStale, err)
+		}
+		res.fatal = fmt.Errorf("apply proof: %w", err)
+		return res
+	}
+	res.Outcome, res.apply, res.Hints, res.totals = OutcomeProof, out, resp.Hints, resp.Totals
+	res.proof = uint64(len(resp.Proof))
+	return res
+}
+
+// verify checks a proof response against the request's root and range and prepares it for the
+// sink. Range proofs, and change proofs that fell back to a range proof, are verified here;
+// a real change proof reuses the local tree, so the sink verifies it against its store.
+func (c *Client) verify(req Request, resp Response, res *fetchResult) (ApplyRequest, error) {
+	ar := ApplyRequest{Target: req.Root, Kind: ProofRange, Start: req.Start, End: req.End, Proof: resp.Proof}
+	var rp *merkle.RangeProof
+	if resp.Kind == ProofRange {
+		rp = &merkle.RangeProof{}
+		if err := rp.UnmarshalBinary(resp.Proof); err != nil {
+			return ApplyRequest{}, err
+		}
+	} else {
+		var cp merkle.ChangeProof
+		if err := cp.UnmarshalBinary(resp.Proof); err != nil {
+			return ApplyRequest{}, err
+		}
+		if !cp.Fallback {
+			ar.Kind, ar.Base = ProofChange, req.Base
+			res.End, res.Complete = cp.End, sameEnd(cp.End, req.End)
+			res.entries = uint64(len(cp.Nodes) + len(cp.Leaves))
+			for _, l := range cp.Leaves {
+				res.data += uint64(len(l))
+			}
+			return ar, nil
+		}
+		rp = &merkle.RangeProof{End: cp.End, Nodes: cp.Nodes, Leaves: cp.Leaves}
+		b, err := rp.MarshalBinary()
+		if err != nil {
+			return ApplyRequest{}, fmt.Errorf("re-encode fallback proof: %w", err)
+		}
+		ar.Proof = b
+	}
+	v, err := merkle.VerifyRangeProof(rp, req.Root, req.Start, req.End)
+	if err != nil {
+		return ApplyRequest{}, err
+	}
+	ar.Verified = v
+	res.End, res.Complete = v.End, v.Complete
+	res.entries = uint64(len(v.Entries))
+	for _, e := range v.Entries {
+		res.data += uint64(len(e.Data))
+	}
+	return ar, nil
+}

@@ -1,0 +1,103 @@
+package statesync
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/hpfs/hpnode/merkle"
+)
+
+// ErrBadProof reports a proof that failed verification. A sink returns it (wrapped) for a change
+// proof it verified and rejected; the client then penalises the peer that sent it.
+var ErrBadProof = errors.New("statesync: proof failed verification")
+
+// ApplyRequest is one proof for the sink to apply to the sync of Target.
+type ApplyRequest struct {
+	Target merkle.Hash
+	// Kind is ProofRange or ProofChange. Fallback change proofs reach the sink as range proofs.
+	Kind ProofKind
+	// Base is the change proof's old root (zero for a range proof).
+	Base merkle.Hash
+	// Start and End are the requested range the proof answers.
+	Start, End merkle.Key
+	// Proof is the marshalled merkle.RangeProof or merkle.ChangeProof.
+	Proof []byte
+	// Verified is the client's own verification of a range proof against Target, so an
+	// in-process sink need not verify twice; nil for change proofs, which only the sink can
+	// verify (they reuse subtrees of its local tree).
+	Verified *merkle.Verified
+}
+
+// ApplyResult is the sink's state after an apply.
+type ApplyResult struct {
+	// Done: the store holds the whole Target tree (for hpfsd: it is now a committed version).
+	Done bool
+	// Remaining are the ranges the sink still misses for Target.
+	Remaining []merkle.KeyRange
+}
+
+// ProofSink applies verified proofs to the local store. The client serialises calls and never
+// moves a sink back to an older target.
+type ProofSink interface {
+	// Apply verifies (change proofs) and applies one proof. A proof that fails verification
+	// returns an error wrapping ErrBadProof; any other error is the sink's own failure.
+	Apply(ctx context.Context, req ApplyRequest) (ApplyResult, error)
+}
+
+// StoreSink is a ProofSink that rebuilds the target tree in a merkle.NodeStore with a
+// merkle.Syncer.
+type StoreSink struct {
+	store  merkle.NodeStore
+	params merkle.Params
+
+	mu     sync.Mutex
+	syncer *merkle.Syncer
+}
+
+// NewStoreSink returns a sink writing into store.
+func NewStoreSink(store merkle.NodeStore, p merkle.Params) *StoreSink {
+	return &StoreSink{store: store, params: p}
+}
+
+// Apply implements ProofSink.
+func (s *StoreSink) Apply(_ context.Context, req ApplyRequest) (ApplyResult, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case s.syncer == nil:
+		s.syncer = merkle.NewSyncer(s.store, req.Target, s.params)
+	case s.syncer.Target() != req.Target:
+		s.syncer.SetTarget(req.Target)
+	}
+	v := req.Verified
+	switch req.Kind {
+	case ProofRange:
+		if v == nil {
+			var p merkle.RangeProof
+			if err := p.UnmarshalBinary(req.Proof); err != nil {
+				return ApplyResult{}, fmt.Errorf("%w: %w", ErrBadProof, err)
+			}
+			var err error
+			if v, err = merkle.VerifyRangeProof(&p, req.Target, req.Start, req.End); err != nil {
+				return ApplyResult{}, fmt.Errorf("%w: %w", ErrBadProof, err)
+			}
+		}
+	case ProofChange:
+		var p merkle.ChangeProof
+		if err := p.UnmarshalBinary(req.Proof); err != nil {
+			return ApplyResult{}, fmt.Errorf("%w: %w", ErrBadProof, err)
+		}
+		var err error
+		if v, err = merkle.VerifyChangeProof(&p, s.store, req.Base, req.Target, req.Start, req.End); err != nil {
+			return ApplyResult{}, fmt.Errorf("%w: %w", ErrBadProof, err)
+		}
+	default:
+		return ApplyResult{}, fmt.Errorf("apply proof: kind %d", req.Kind)
+	}
+	if err := s.syncer.Apply(v); err != nil {
+		return ApplyResult{}, fmt.Errorf("apply proof: %w", err)
+	}
+	return ApplyResult{Done: s.syncer.Done(), Remaining: s.syncer.Remaining()}, nil
+}
