@@ -34,7 +34,9 @@ func (s *countingSource) ChangeProof(ctx context.Context, base, root merkle.Hash
 	return p, err
 }
 
-func (s *countingSource) served() int64 { return s.ranges.Load() + s.changes.Load() + s.fallbacks.Load() }
+func (s *countingSource) served() int64 {
+	return s.ranges.Load() + s.changes.Load() + s.fallbacks.Load()
+}
 
 // lyingSource is a byzantine server: it answers every range request with a proof that
 // tamper corrupts.
