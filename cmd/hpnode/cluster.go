@@ -13,6 +13,7 @@ import (
 
 	"github.com/hpfs/hpnode/cluster"
 	"github.com/hpfs/hpnode/config"
+	"github.com/hpfs/hpnode/node"
 	"github.com/hpfs/hpnode/nodedir"
 )
 
@@ -36,9 +37,13 @@ func clusterCreateCmd() *cobra.Command {
 			}
 			for k := 1; k <= len(m.Nodes); k++ {
 				nd, _ := m.NodeDir(args[0], k)
-				cfg, err := config.Load(nodedir.Layout{Root: nd}.HPCfg())
+				l := nodedir.Layout{Root: nd}
+				cfg, err := config.Load(l.HPCfg())
 				if err != nil {
 					return err
+				}
+				if err := node.Seed(l, cfg, ""); err != nil {
+					return fmt.Errorf("node %d: %w", k, err)
 				}
 				fmt.Fprintf(cmd.OutOrStdout(), "node %d  %s  user wss://127.0.0.1:%d  peer 127.0.0.1:%d\n",
 					k, cfg.Node.PublicKey, cfg.User.Port, cfg.Mesh.Port)

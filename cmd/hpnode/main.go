@@ -18,7 +18,7 @@ func main() {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newCmd(), statusCmd(), clusterCmd(), versionCmd())
+	root.AddCommand(newCmd(), runCmd(), statusCmd(), clusterCmd(), versionCmd())
 	if err := root.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "hpnode:", err)
 		os.Exit(1)

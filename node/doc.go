@@ -1,0 +1,8 @@
+// Package node is the hpnode runtime: it wires the pure consensus state machine to the peer mesh
+// (p2p), the contract runner (contractexec) inside hpfsd read-write sessions, the ledger store,
+// state sync and the user server (userapi), and publishes status, logs and events.
+//
+// It owns every goroutine, socket and child process of a running node (hpfsd, contracts) and stops
+// them on shutdown. It never touches hpfsd's store files (it asks hpfsd over its socket) and holds
+// no package-level state: several nodes can run in one process (tests do).
+package node

@@ -1,0 +1,63 @@
+package node
+
+import (
+	"context"
+	"encoding/hex"
+	"os"
+	"time"
+
+	"github.com/hpfs/hpnode/config"
+	"github.com/hpfs/hpnode/nodedir"
+)
+
+// publishStatusEvery rewrites the status file every period until ctx ends.
+func (n *Node) publishStatusEvery(ctx context.Context, period time.Duration) {
+	t := time.NewTicker(period)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			n.publishStatus()
+		}
+	}
+}
+
+// publishStatus writes what `hpnode status` and `hpnode cluster status` show.
+func (n *Node) publishStatus() {
+	v := n.view.snapshot()
+	cfg := n.config()
+	s := nodedir.Status{
+		PID:        os.Getpid(),
+		Up:         v.up,
+		UpdatedAt:  time.Now().UTC(),
+		PublicKey:  cfg.Node.PublicKey,
+		VoteStatus: v.status.String(),
+		LCLSeq:     v.tip.Seq,
+		LCLHash:    hex.EncodeToString(v.tipHash[:]),
+		StateHash:  hex.EncodeToString(v.result.StateHash[:]),
+		PatchHash:  hex.EncodeToString(v.result.PatchHash[:]),
+		UserPort:   cfg.User.Port,
+		PeerPort:   cfg.Mesh.Port,
+	}
+	for _, k := range v.unl {
+		key := config.EncodeKey(k[:])
+		s.UNL = append(s.UNL, key)
+		if key == cfg.Node.PublicKey {
+			s.InUNL = true
+		}
+	}
+	if n.mesh != nil {
+		for _, p := range n.mesh.Peers() {
+			s.Peers = append(s.Peers, config.EncodeKey(p.ID[:]))
+		}
+	}
+	if p := v.progress; p != nil {
+		s.Sync = &nodedir.Progress{Target: hex.EncodeToString(p.target[:]), Entries: p.entries, Bytes: p.bytes,
+			Percent: p.percent, BytesPerSec: p.bytesPerSec, ETASeconds: p.etaSeconds}
+	}
+	if err := nodedir.WriteStatus(n.layout, s); err != nil {
+		n.logger.Debug("status file", "err", err)
+	}
+}
