@@ -43,11 +43,18 @@ func (n *Node) HandleRequest(kind Kind, h RequestHandler) {
 // priority, below consensus messages. Cancelling ctx resets the stream, and
 // the peer's handler sees its context cancelled.
 func (n *Node) Request(ctx context.Context, to PeerID, kind Kind, req []byte, maxResp int) ([]byte, error) {
+	return n.RequestInto(ctx, to, kind, req, nil, maxResp)
+}
+
+// RequestInto is Request reading the response into dst when it fits
+// (cap(dst) >= response length), so a caller moving many large responses
+// reuses one buffer instead of allocating (and page-faulting) each.
+func (n *Node) RequestInto(ctx context.Context, to PeerID, kind Kind, req, dst []byte, maxResp int) ([]byte, error) {
 	p := n.peer(to)
 	if p == nil {
 		return nil, fmt.Errorf("request to %s: %w", to, ErrNotConnected)
 	}
-	resp, err := p.request(ctx, kind, req, maxResp)
+	resp, err := p.request(ctx, kind, req, dst, maxResp)
 	if err != nil {
 		if ctx.Err() != nil {
 			err = context.Cause(ctx)
@@ -57,7 +64,7 @@ func (n *Node) Request(ctx context.Context, to PeerID, kind Kind, req []byte, ma
 	return resp, nil
 }
 
-func (p *peer) request(ctx context.Context, kind Kind, body []byte, maxResp int) ([]byte, error) {
+func (p *peer) request(ctx context.Context, kind Kind, body, dst []byte, maxResp int) ([]byte, error) {
 	if len(body) > p.n.cfg.MaxRequestSize {
 		return nil, fmt.Errorf("%w: request of %d bytes, bound %d", ErrTooLarge, len(body), p.n.cfg.MaxRequestSize)
 	}
@@ -125,7 +132,11 @@ func (p *peer) request(ctx context.Context, kind Kind, body []byte, maxResp int)
 		str.CancelRead(codeCancelled)
 		return nil, fmt.Errorf("%w: %d bytes, bound %d", ErrResponseTooLarge, h.Length, maxResp)
 	}
-	resp := make([]byte, h.Length)
+	resp := dst[:0]
+	if uint64(cap(dst)) < h.Length {
+		resp = make([]byte, h.Length)
+	}
+	resp = resp[:h.Length]
 	if _, err := io.ReadFull(str, resp); err != nil {
 		return nil, fmt.Errorf("read response body: %w", err)
 	}
