@@ -267,7 +267,6 @@ func benchConsensusLatency(b *testing.B, bulkStreams int) {
 	bulkMu.Unlock()
 }
 
-
 // BenchmarkRawQUICLatencyUnderBulk is the baseline for
 // BenchmarkConsensusLatencyUnderBulk: raw quic-go, a 200-byte message on an
 // urgency-0 stream from the side that is also streaming two bulk transfers,
