@@ -108,8 +108,9 @@ func TestFaults(t *testing.T) {
 				t.Fatalf("%d frames kept; at most the first 1 MiB frame fits", len(u.Frames))
 			}
 		}},
-		{name: "100MB-output-unlimited", kind: kindGo, mode: "bigout", maxElapsed: 20 * time.Second, check: func(t *testing.T, res Result) {
-			if len(res.Users[0].Frames) != 100 || res.Users[0].Bytes != 100*(1<<20+4) || !res.Exit.Normal() {
+		// Without a limit everything arrives (20 MiB: the race detector makes each byte read costly).
+		{name: "20MB-output-unlimited", kind: kindGo, mode: "midout", maxElapsed: 20 * time.Second, check: func(t *testing.T, res Result) {
+			if len(res.Users[0].Frames) != 20 || res.Users[0].Bytes != 20*(1<<20+4) || !res.Exit.Normal() {
 				t.Fatalf("bigout: %d frames %d bytes (%s)", len(res.Users[0].Frames), res.Users[0].Bytes, res.Summary())
 			}
 		}},

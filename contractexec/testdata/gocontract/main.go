@@ -117,9 +117,13 @@ func main() {
 			}
 			keep = append(keep, f)
 		}
-	case "bigout":
+	case "bigout", "midout":
+		n := 100
+		if mode == "midout" {
+			n = 20
+		}
 		chunk := make([]byte, 1<<20)
-		for i := 0; i < 100; i++ {
+		for i := 0; i < n; i++ {
 			if err := send(users[0].out, chunk); err != nil {
 				fail("write output: %v", err)
 			}
