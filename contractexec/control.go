@@ -11,6 +11,11 @@ const ControlPeerChangeset = "peer_changeset"
 
 // ControlMessage is one packet the contract wrote to its control channel. HotPocket sends a JSON
 // object per packet; the node honours peer_changeset only when peer discovery is off.
+//
+// peer_changeset (the library's ctx.updatePeers) is the only message hotpocket-nodejs-contract
+// 0.7.4 sends. ctx.updateConfig sends nothing here: it writes ../patch.cfg itself
+// (JSON.stringify(cfg, null, 4)), and the node learns of the change from the patch.cfg hash after
+// the round, as in HotPocket.
 type ControlMessage struct {
 	// Type is the "type" field.
 	Type string

@@ -22,6 +22,11 @@ type NPLMessage struct {
 // faster peers; the inbox keeps them (up to its capacity) and Run delivers them in arrival order.
 //
 // An NPLInbox is safe for concurrent use. It is consumed by at most one Run.
+//
+// A nodejs contract that reads NPL (ctx.unl.onMessage) must be started with the library's
+// forceTerminate, as on HotPocket: the library's NPL read stream leaves a blocking read pending in
+// libuv's thread pool, which keeps node alive after the contract function returns, until the
+// exec timeout. With forceTerminate the process ends by SIGINT, which Result.Completed accepts.
 type NPLInbox struct {
 	mu      sync.Mutex
 	queue   []NPLMessage
