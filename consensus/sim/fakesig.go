@@ -17,13 +17,10 @@ func (s fakeSigner) PublicKey() consensus.PubKey { return s.pub }
 func (s fakeSigner) Sign(msg []byte) []byte { return fakeSig(s.pub, msg) }
 
 func fakeSig(pub consensus.PubKey, msg []byte) []byte {
-	h := blake3.New()
-	_, _ = h.Write([]byte("hpnode/sim-sig"))
-	_, _ = h.Write(pub[:])
-	_, _ = h.Write(msg)
-	out := make([]byte, 64)
-	_, _ = h.Digest().Read(out)
-	return out
+	b := make([]byte, 0, len(pub)+len(msg))
+	b = append(append(b, pub[:]...), msg...)
+	out := blake3.Sum512(b)
+	return out[:]
 }
 
 func fakeVerify(pub consensus.PubKey, msg, sig []byte) bool {

@@ -86,7 +86,7 @@ func (o Options) withDefaults() Options {
 		o.MinDelay, o.MaxDelay = time.Millisecond, 8*time.Millisecond
 	}
 	if o.Ledgers == 0 {
-		o.Ledgers = 3
+		o.Ledgers = 2
 	}
 	return o
 }
