@@ -36,6 +36,7 @@ func (e *execution) readStderr() {
 			}
 		}
 		if err != nil {
+			e.readEnded(err)
 			return
 		}
 	}
@@ -43,7 +44,8 @@ func (e *execution) readStderr() {
 
 // copyStdout forwards stdout to Spec.Stdout.
 func (e *execution) copyStdout() {
-	_, _ = io.Copy(e.s.Stdout, e.stdoutR)
+	_, err := io.Copy(e.s.Stdout, e.stdoutR)
+	e.readEnded(err)
 }
 
 // readUser collects user i's output frames until EOF or the output limit. Past the limit it closes
@@ -66,6 +68,7 @@ func (e *execution) readUser(i int) {
 			}
 		}
 		if err != nil {
+			e.readEnded(err)
 			break
 		}
 	}
@@ -88,6 +91,7 @@ func (e *execution) readControl() {
 			}
 		}
 		if err != nil {
+			e.readEnded(err)
 			return
 		}
 	}
@@ -116,6 +120,7 @@ func (e *execution) readNPL() {
 			}
 		}
 		if err != nil {
+			e.readEnded(err)
 			return
 		}
 	}

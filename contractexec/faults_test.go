@@ -139,8 +139,13 @@ func TestFaults(t *testing.T) {
 			}
 		}},
 		{name: "orphan-holds-fds", kind: kindGo, mode: "orphan", maxElapsed: 5 * time.Second, check: func(t *testing.T, res Result) {
-			if !slices.Equal(frames(res, 0), []string{"orphaned"}) || !res.Exit.Normal() {
+			if !slices.Equal(frames(res, 0), []string{"orphaned"}) || !res.Exit.Normal() || res.OutputCutOff {
 				t.Fatalf("orphan: %q (%s)", frames(res, 0), res.Summary())
+			}
+		}},
+		{name: "escaped-child-holds-fds", kind: kindGo, mode: "escape", maxElapsed: drainGrace + 3*time.Second, check: func(t *testing.T, res Result) {
+			if !slices.Equal(frames(res, 0), []string{"escaped"}) || !res.Exit.Normal() || !res.OutputCutOff {
+				t.Fatalf("escape: %q cut off %v (%s)", frames(res, 0), res.OutputCutOff, res.Summary())
 			}
 		}},
 		{name: "npl-flood", kind: kindGo, mode: "nplflood", limits: Limits{NPLOutputBytes: 50000}, maxElapsed: 5 * time.Second, check: func(t *testing.T, res Result) {

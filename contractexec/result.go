@@ -25,6 +25,9 @@ type Result struct {
 	LimitsHit []Limit
 	// StdinUnread is true when the contract exited (or closed stdin) before reading all its arguments.
 	StdinUnread bool
+	// OutputCutOff is true when a process that escaped the contract's process group (setsid) still
+	// held its sockets drainGrace (2 s) after the contract ended; what it wrote later was discarded.
+	OutputCutOff bool
 	// NPLDropped counts incoming NPL messages not delivered: over 128 KiB, or left when the contract ended.
 	NPLDropped int
 	// StderrHead and StderrTail are the first and the last StderrTailBytes bytes the contract wrote

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -102,6 +103,7 @@ type execution struct {
 	// unread can be counted after it ends (the pipe would otherwise be gone). Holding it means a
 	// write to a dead contract blocks instead of failing; run unblocks it by closing the write end.
 	stdinPeek  int
+	drainCut   atomic.Bool // a reader was ended by the drain deadline
 	stderrHead []byte
 	stderrTail []byte
 }
@@ -306,6 +308,7 @@ func (e *execution) collect(res *Result, ps *os.ProcessState) {
 	res.StderrHead = e.stderrHead
 	res.StderrTail = e.stderrTail
 	res.NPLDropped = e.nplDropped
+	res.OutputCutOff = e.drainCut.Load()
 	if e.s.NPLIn != nil && !e.s.Readonly {
 		res.NPLDropped += e.s.NPLIn.pending()
 	}
@@ -338,6 +341,9 @@ func (e *execution) collect(res *Result, ps *os.ProcessState) {
 
 // logEnd writes the execution's one log line, and one line per limit hit.
 func (e *execution) logEnd(res *Result) {
+	if res.OutputCutOff {
+		e.log.Warn("contract fds still open after its process group ended; output cut off", "after", drainGrace, "lcl", e.s.LCLSeq)
+	}
 	for _, l := range res.LimitsHit {
 		if l != LimitTimeout { // logged when it fired
 			e.log.Warn("contract limit hit", "limit", l.String(), "readonly", e.s.Readonly, "lcl", e.s.LCLSeq)
@@ -352,5 +358,10 @@ func (e *execution) logEnd(res *Result) {
 		"exit", res.Exit.String(), "elapsed", res.Elapsed, "cpu", res.Usage.User+res.Usage.System)
 }
 
-// isDeadline reports whether err is the end of a read cut off by the drain deadline.
-func isDeadline(err error) bool { return errors.Is(err, os.ErrDeadlineExceeded) }
+// readEnded records why a collector's read loop ended: a drain deadline means some process outside
+// the contract's group still held the fd, and what it writes later is lost.
+func (e *execution) readEnded(err error) {
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		e.drainCut.Store(true)
+	}
+}

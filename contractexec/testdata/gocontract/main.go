@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -157,6 +158,14 @@ func main() {
 		cmd.Stdout = users[0].out
 		cmd.Start()
 		send(users[0].out, []byte("orphaned"))
+	case "escape":
+		// A child in its own session, out of reach of the process-group kill, keeps the user
+		// socket open for a while after the contract exits.
+		cmd := exec.Command("sleep", "4")
+		cmd.Stdout = users[0].out
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+		cmd.Start()
+		send(users[0].out, []byte("escaped"))
 	case "nplflood":
 		npl := os.NewFile(uintptr(*a.NPLFd), "npl")
 		for i := 0; i < 100; i++ {
