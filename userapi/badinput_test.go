@@ -342,18 +342,21 @@ func TestThousandConcurrentConnections(t *testing.T) {
 	errs := make(chan error, n)
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, 200) // the dialer side's concurrency, not the server's
+	hc := resumingClient()
+	startAt := time.Now()
 	for i := 0; i < n; i++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			tc, err := tryConnect(t, ts.url, userKey(1000+i), Protocol(1+i%2))
+			tc, err := handshakeOn(t, dialWith(t, ts.url, hc), userKey(1000+i), Protocol(1+i%2), false)
 			clients[i] = tc
 			errs <- err
 		}()
 	}
 	wg.Wait()
+	t.Logf("connected in %v", time.Since(startAt))
 	close(errs)
 	for err := range errs {
 		if err != nil {

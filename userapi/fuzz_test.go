@@ -201,7 +201,7 @@ func FuzzFoldTree(f *testing.F) {
 }
 
 func mustEncodeTree(t *testing.T, tree TreeElem) []byte {
-	b, err := encode(JSON, doc{{"t", treeValue(tree)}})
+	b, err := encode(JSON, doc{{"t", tree}})
 	if err != nil {
 		t.Fatal(err)
 	}

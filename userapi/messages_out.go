@@ -108,7 +108,7 @@ func contractOutputMsg(l LedgerID, outputs [][]byte, outputHash Hash, tree TreeE
 		{"ledger_hash", bin(l.Hash[:])},
 		{"outputs", outs},
 		{"output_hash", bin(outputHash[:])},
-		{"hash_tree", treeValue(tree)},
+		{"hash_tree", tree},
 		{"unl_sig", ss},
 	}
 }

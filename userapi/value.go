@@ -42,7 +42,7 @@ func encode(p Protocol, m doc) ([]byte, error) {
 		}
 		return b, nil
 	}
-	return appendJSON(nil, m), nil
+	return appendJSON(make([]byte, 0, 1024), m), nil
 }
 
 func toBSON(v any) any {
@@ -63,6 +63,8 @@ func toBSON(v any) any {
 		return bson.Binary{Subtype: 0, Data: x}
 	case blob:
 		return bson.Binary{Subtype: 0, Data: x.b}
+	case TreeElem:
+		return toBSON(treeValue(x))
 	case uint64:
 		return int64(x) // HotPocket's seq numbers and nonces never reach 2^63
 	default:
@@ -104,6 +106,8 @@ func appendJSON(b []byte, v any) []byte {
 		b = append(b, '"')
 		b = hex.AppendEncode(b, x)
 		return append(b, '"')
+	case TreeElem:
+		return appendJSONTree(b, &x)
 	case blob:
 		if x.raw && looksLikeJSON(x.b) {
 			return append(b, x.b...)
@@ -111,6 +115,28 @@ func appendJSON(b []byte, v any) []byte {
 		return appendJSONString(b, string(x.b))
 	}
 	panic(fmt.Sprintf("userapi: no JSON encoding for %T", v)) // a bug in a message builder
+}
+
+// appendJSONTree writes a collapsed hash tree without building an intermediate value: a round
+// with many users encodes one tree per user.
+func appendJSONTree(b []byte, t *TreeElem) []byte {
+	switch {
+	case t.IsList:
+		b = append(b, '[')
+		for i := range t.List {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendJSONTree(b, &t.List[i])
+		}
+		return append(b, ']')
+	case t.Self:
+		return append(b, "null"...)
+	default:
+		b = append(b, '"')
+		b = hex.AppendEncode(b, t.Hash[:])
+		return append(b, '"')
+	}
 }
 
 // looksLikeJSON is HotPocket's is_json_string shape test (a "…" string, {…}, […], true, false, or
