@@ -177,13 +177,27 @@ func TestMissingFieldsCountedBadNotFatal(t *testing.T) {
 	}
 	npl := newBody(KindNPL, 0)
 	npl.bytes(make([]byte, 40)) // an NPL payload cut short
-	if err := r.writeBody(npl.b); err != nil {
+	ms := r.msgStream()
+	if _, err := ms.Write(appendFrame(nil, npl.b)); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 5*time.Second, "both counted bad", func() bool { return a.met.Drops("bad") >= 2 })
+	// A valid message on the wrong stream is bad too.
+	m, err := SignNPL(r.key, testContract, LedgerID{Seq: 1}, []byte("x"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.writeBody(encodeApp(KindNPL, m.Encode())); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 5*time.Second, "three counted bad", func() bool { return a.met.Drops("bad") == 3 })
 	time.Sleep(100 * time.Millisecond)
 	if !a.Connected(r.id) {
-		t.Fatal("peer dropped for two bad messages under the limit")
+		t.Fatal("peer dropped for three bad messages under the limit")
+	}
+	for _, want := range []string{"record.key: missing", "npl.ledger.hash: missing", "wrong stream"} {
+		if a.logs.count(want) == 0 {
+			t.Errorf("no log line naming %q", want)
+		}
 	}
 }
 

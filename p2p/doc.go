@@ -20,12 +20,13 @@
 //	body    = u8 version (=1) | u8 kind | fields of that kind
 //	bytes   = uvarint len | len bytes          (len <= the field's bound)
 //
-// Streams: the dialer opens one bidirectional control stream per connection
-// (QUIC urgency 0, so it is scheduled before anything else). It carries the
-// handshake, then every message: consensus kinds, NPL, peer records and
-// pings. Each request of the request/response API opens its own
-// bidirectional stream at a lower urgency, so bulk transfers never delay
-// consensus traffic.
+// Streams: the dialer opens one bidirectional control stream per connection;
+// it carries the handshake, then peer records and pings. After the handshake
+// each side opens one unidirectional message stream (QUIC urgency 0, sent
+// before anything else) for application kinds: consensus proposals, user
+// input batches, NPL. Each request of the request/response API opens its own
+// bidirectional stream at urgency 5, so bulk transfers never delay consensus
+// traffic, and gossip never sits in front of a proposal.
 //
 // Metrics: the Metrics interface (metrics.go) is called for every message and
 // byte in and out per peer and kind, for drops, and for round-trip times;

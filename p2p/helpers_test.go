@@ -244,3 +244,18 @@ func wantRefusal(t testing.TB, err error, code RefuseCode) *RefusedError {
 	}
 	return re
 }
+
+// msgStream opens the raw peer's message stream, header written.
+func (r *rawPeer) msgStream() *quic.SendStream {
+	r.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	s, err := r.conn.OpenUniStreamSync(ctx)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	if _, err := s.Write(appendFrame(nil, newBody(kindMsgStream, 0).b)); err != nil {
+		r.t.Fatal(err)
+	}
+	return s
+}

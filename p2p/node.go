@@ -45,11 +45,14 @@ const (
 	codeStreamBad  quic.StreamErrorCode      = 2
 )
 
-// Stream urgencies (RFC 9218: lower is sent first). The control stream,
-// which carries consensus messages, always goes before request streams.
+// Stream urgencies (RFC 9218: lower is sent first): the message streams
+// (consensus, NPL) before the control stream (handshake, then gossip and
+// pings), both before request streams (sync).
 const (
-	urgencyControl int8 = 0
-	urgencyBulk    int8 = 5
+	urgencyMessages int8 = 0
+	urgencyControl  int8 = 0
+	urgencyGossip   int8 = 1
+	urgencyBulk     int8 = 5
 )
 
 // Node is one member of the mesh. Create it with New, register handlers and
@@ -113,8 +116,9 @@ func New(cfg Config) (*Node, error) {
 			KeepAlivePeriod:      cfg.IdleTimeout / 3,
 			// One control stream plus the requests a peer may have in
 			// flight; QUIC's stream credit is the server's concurrency bound.
-			MaxIncomingStreams:    65,
-			MaxIncomingUniStreams: -1,
+			MaxIncomingStreams: 65,
+			// Each side's message stream.
+			MaxIncomingUniStreams: 1,
 		},
 	}
 	n.verifiers[KindNPL] = nplVerifier(cfg.ContractID)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"sync"
 	"time"
@@ -20,8 +21,12 @@ type peer struct {
 	conn     *quic.Conn
 	ctrl     *quic.Stream
 	outbound bool
-	sendq    chan outMsg
-	lim      *limiter
+	// msgq feeds the message stream (application kinds: consensus, NPL);
+	// ctrlq feeds the control stream (gossip, pings). Separate streams, so
+	// a burst of peer records never sits in front of a proposal.
+	msgq  chan outMsg
+	ctrlq chan outMsg
+	lim   *limiter
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -43,7 +48,8 @@ func (n *Node) newPeer(conn *quic.Conn, ctrl *quic.Stream, id PeerID, outbound b
 	ctx, cancel := context.WithCancel(n.ctx)
 	return &peer{
 		n: n, id: id, conn: conn, ctrl: ctrl, outbound: outbound,
-		sendq: make(chan outMsg, n.cfg.SendQueue),
+		msgq:  make(chan outMsg, n.cfg.SendQueue),
+		ctrlq: make(chan outMsg, 64),
 		lim:   newLimiter(n.cfg.BytesPerMinute, n.cfg.BadPerMinute, n.cfg.Now()),
 		ctx:   ctx, cancel: cancel,
 	}
@@ -63,8 +69,11 @@ func (n *Node) runPeer(p *peer) {
 		return
 	}
 	n.log.Info("p2p: peer connected", "peer", p.id, "addr", p.conn.RemoteAddr().String(), "outbound", p.outbound)
-	n.wg.Go(p.writeLoop)
-	n.wg.Go(p.readLoop)
+	p.ctrl.SetPriority(urgencyGossip, false)
+	n.wg.Go(func() { p.writeLoop(p.ctrl, p.ctrlq) })
+	n.wg.Go(func() { p.readLoop(p.ctrl, false) })
+	n.wg.Go(p.openMsgStream)
+	n.wg.Go(p.acceptMsgStream)
 	n.wg.Go(p.acceptLoop)
 	n.wg.Go(p.pingLoop)
 	n.sendRecords(p)
@@ -85,10 +94,14 @@ func (p *peer) close(code quic.ApplicationErrorCode, reason string) {
 	})
 }
 
-// enqueue hands a frame to the writer without blocking.
+// enqueue hands a frame to the writer of its stream without blocking.
 func (p *peer) enqueue(k Kind, frame []byte) error {
+	q := p.ctrlq
+	if k >= KindNPL {
+		q = p.msgq
+	}
 	select {
-	case p.sendq <- outMsg{kind: k, frame: frame}:
+	case q <- outMsg{kind: k, frame: frame}:
 		return nil
 	case <-p.ctx.Done():
 		return fmt.Errorf("send to %s: %w", p.id, ErrNotConnected)
@@ -98,50 +111,95 @@ func (p *peer) enqueue(k Kind, frame []byte) error {
 	}
 }
 
-// writeLoop is the only writer of the control stream after the handshake.
-// It coalesces whatever is queued into one Write.
-func (p *peer) writeLoop() {
+// openMsgStream opens this side's unidirectional message stream, marks it
+// with a header frame, and runs its writer.
+func (p *peer) openMsgStream() {
+	ctx, cancel := context.WithTimeout(p.ctx, p.n.cfg.HandshakeTimeout)
+	str, err := p.conn.OpenUniStreamSync(ctx)
+	cancel()
+	if err != nil {
+		p.close(codeProtocol, "cannot open message stream")
+		return
+	}
+	str.SetPriority(urgencyMessages, false)
+	if _, err := str.Write(appendFrame(nil, newBody(kindMsgStream, 0).b)); err != nil {
+		p.close(codeProtocol, "message stream write failed")
+		return
+	}
+	p.writeLoop(str, p.msgq)
+}
+
+// acceptMsgStream accepts the peer's message stream (QUIC allows it
+// exactly one unidirectional stream) and reads it.
+func (p *peer) acceptMsgStream() {
+	str, err := p.conn.AcceptUniStream(p.ctx)
+	if err != nil {
+		return
+	}
+	str.SetReadDeadline(time.Now().Add(p.n.cfg.HandshakeTimeout))
+	body, err := readFrame(str, 16)
+	if err == nil {
+		var k Kind
+		var d *decoder
+		if k, d, err = splitBody(body); err == nil && (k != kindMsgStream || d.finish() != nil) {
+			err = fmt.Errorf("%w: message stream header of kind %d", ErrMalformed, k)
+		}
+	}
+	if err != nil {
+		p.bad(kindMsgStream, err)
+		p.close(codeProtocol, "bad message stream header")
+		return
+	}
+	str.SetReadDeadline(time.Time{})
+	p.readLoop(str, true)
+}
+
+// writeLoop is the only writer of str after the handshake. It coalesces
+// whatever is queued into one Write.
+func (p *peer) writeLoop(str interface{ Write([]byte) (int, error) }, q chan outMsg) {
 	var buf []byte
 	for {
 		var m outMsg
 		select {
 		case <-p.ctx.Done():
 			return
-		case m = <-p.sendq:
+		case m = <-q:
 		}
 		buf = append(buf[:0], m.frame...)
 		p.n.met.MessageOut(p.id, m.kind, len(m.frame))
 	drain:
 		for len(buf) < 256<<10 {
 			select {
-			case m = <-p.sendq:
+			case m = <-q:
 				buf = append(buf, m.frame...)
 				p.n.met.MessageOut(p.id, m.kind, len(m.frame))
 			default:
 				break drain
 			}
 		}
-		if _, err := p.ctrl.Write(buf); err != nil {
-			p.close(codeProtocol, "control stream write failed")
+		if _, err := str.Write(buf); err != nil {
+			p.close(codeProtocol, "stream write failed")
 			return
 		}
 	}
 }
 
-// readLoop reads control-stream frames until the connection ends.
-func (p *peer) readLoop() {
-	max := p.n.cfg.MaxMessageSize + frameOverhead
-	if max < maxControlFrame {
-		max = maxControlFrame
+// readLoop reads frames from one of the peer's streams until it ends.
+// Application kinds are valid only on the message stream, mesh kinds only
+// on the control stream.
+func (p *peer) readLoop(str io.Reader, msgStream bool) {
+	max := maxControlFrame
+	if msgStream {
+		max = p.n.cfg.MaxMessageSize + frameOverhead
 	}
 	for {
-		body, err := readFrame(p.ctrl, max)
+		body, err := readFrame(str, max)
 		if err != nil {
 			if errors.Is(err, ErrFrameTooLarge) {
 				p.bad(0, err)
 				p.close(codeProtocol, err.Error())
 			} else {
-				p.close(codeProtocol, "control stream ended")
+				p.close(codeProtocol, "stream ended")
 			}
 			return
 		}
@@ -149,7 +207,7 @@ func (p *peer) readLoop() {
 			p.cutOff(fmt.Sprintf("more than %d bytes/min", p.n.cfg.BytesPerMinute))
 			return
 		}
-		p.handle(body)
+		p.handle(body, msgStream)
 		if p.ctx.Err() != nil {
 			return
 		}
@@ -158,13 +216,17 @@ func (p *peer) readLoop() {
 
 // handle dispatches one frame body. Nothing here may block for long: it
 // runs on the peer's only reader.
-func (p *peer) handle(body []byte) {
+func (p *peer) handle(body []byte, msgStream bool) {
 	k, d, err := splitBody(body)
 	if err != nil {
 		p.bad(0, err)
 		return
 	}
 	p.n.met.MessageIn(p.id, k, len(body)+4)
+	if msgStream != (k >= KindNPL) {
+		p.bad(k, fmt.Errorf("%w: kind %d on the wrong stream", ErrMalformed, k))
+		return
+	}
 	switch k {
 	case kindPeers:
 		m, err := decodePeers(d)

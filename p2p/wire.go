@@ -21,6 +21,8 @@ const (
 	kindPong     Kind = 6
 	kindRequest  Kind = 7
 	kindResponse Kind = 8
+	// kindMsgStream is the header frame of a message stream.
+	kindMsgStream Kind = 9
 )
 
 // Application kinds: payloads the mesh carries for other packages. Any kind
