@@ -5,6 +5,8 @@ import (
 	"crypto/ed25519"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
+	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -441,4 +443,67 @@ func TestShutdownClosesSessionsWithReason(t *testing.T) {
 	if s.Users() != 0 {
 		t.Fatalf("%d users after shutdown", s.Users())
 	}
+}
+
+func TestMaxConnectionsPerHost(t *testing.T) {
+	ts := startServer(t, newTestBackend(3), func(c *Config) { c.MaxConnectionsPerHost = 1 })
+	a := connect(t, ts.url, userKey(1), JSON)
+	c := dialRaw(t, ts.url)
+	if code, reason := expectClose(t, c, 10*time.Second); code != websocket.StatusTryAgainLater || reason != CloseMaxPerHost {
+		t.Fatalf("close %d %q", code, reason)
+	}
+	stillServes(t, a)
+	_ = a.c.Close(websocket.StatusNormalClosure, "")
+	for i := 0; ts.Users() != 0; i++ {
+		if i > 500 {
+			t.Fatal("session never ended")
+		}
+		sleepMs(10)
+	}
+	// The slot is free again once the session has ended.
+	for i := 0; ; i++ {
+		if tc, err := tryConnect(t, ts.url, userKey(2), JSON); err == nil {
+			stillServes(t, tc)
+			break
+		}
+		if i > 100 {
+			t.Fatal("host slot never freed")
+		}
+		sleepMs(20)
+	}
+}
+
+func TestIdleSessionIsClosed(t *testing.T) {
+	ts := startServer(t, newTestBackend(3), func(c *Config) { c.IdleTimeout = 400 * time.Millisecond })
+	idle := connect(t, ts.url, userKey(1), JSON)
+	busy := connect(t, ts.url, userKey(2), BSON)
+	stop := time.Now().Add(time.Second)
+	for time.Now().Before(stop) {
+		stillServes(t, busy) // activity keeps a session open past the timeout
+		sleepMs(100)
+	}
+	if code, reason := expectClose(t, idle.c, 10*time.Second); code != websocket.StatusPolicyViolation || reason != CloseIdleTimeout {
+		t.Fatalf("close %d %q", code, reason)
+	}
+	stillServes(t, busy)
+}
+
+// TestSilentTCPClientIsDropped: a client that connects and never starts TLS is dropped at the
+// handshake deadline, not held forever.
+func TestSilentTCPClientIsDropped(t *testing.T) {
+	ts := startServer(t, newTestBackend(3), func(c *Config) { c.HandshakeTimeout = 300 * time.Millisecond })
+	conn, err := net.Dial("tcp", strings.TrimPrefix(ts.url, "wss://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := conn.Read(make([]byte, 1)); err == nil || isTimeout(err) {
+		t.Fatalf("server kept a silent TCP connection open: %v", err)
+	}
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
 }

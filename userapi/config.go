@@ -36,6 +36,12 @@ type Config struct {
 	// MaxConnections is user.max_connections (0 = unlimited): a connection over the limit is
 	// accepted and closed at once with status 1013 (try again later), reason "max_connections".
 	MaxConnections int
+	// MaxConnectionsPerHost is user.max_in_connections_per_host (0 = unlimited), counted by remote
+	// IP: a connection over it is closed with status 1013, reason "max_connections_per_host".
+	MaxConnectionsPerHost int
+	// IdleTimeout is user.idle_timeout (0 = none): a handshaken session that sends nothing for
+	// this long is closed with status 1008, reason "idle_timeout".
+	IdleTimeout time.Duration
 	// MaxBadMsgsPerMin is user.max_bad_msgs_per_min (0 = unlimited). Malformed messages, unknown
 	// types and bad signatures count; a Backend's legitimate rejections never do.
 	MaxBadMsgsPerMin int
@@ -70,6 +76,10 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("userapi config: HandshakeTimeout %v < 0", c.HandshakeTimeout)
 	case c.MaxConnections < 0:
 		return fmt.Errorf("userapi config: MaxConnections %d < 0", c.MaxConnections)
+	case c.MaxConnectionsPerHost < 0:
+		return fmt.Errorf("userapi config: MaxConnectionsPerHost %d < 0", c.MaxConnectionsPerHost)
+	case c.IdleTimeout < 0:
+		return fmt.Errorf("userapi config: IdleTimeout %v < 0", c.IdleTimeout)
 	case c.MaxBadMsgsPerMin < 0:
 		return fmt.Errorf("userapi config: MaxBadMsgsPerMin %d < 0", c.MaxBadMsgsPerMin)
 	case c.ConcurrentReads < 0 || c.ConcurrentReads > 32:

@@ -16,20 +16,6 @@ import (
 	"github.com/coder/websocket"
 )
 
-// Close reasons sent in the websocket close frame when the server ends a session. Each is a
-// stable string a client or an operator can match.
-const (
-	CloseHandshakeTimeout = "handshake_timeout"     // 1008: no valid challenge response in time
-	CloseBadHandshake     = "bad_handshake"         // 1008: malformed user_challenge_response
-	CloseBadChallengeSig  = "bad_challenge_sig"     // 1008: the challenge signature does not verify
-	CloseDuplicateUser    = "duplicate_user"        // 1008: this key already has a session here
-	CloseMaxConnections   = "max_connections"       // 1013: Config.MaxConnections reached
-	CloseTooManyBadMsgs   = "too_many_bad_messages" // 1008: Config.MaxBadMsgsPerMin exceeded
-	CloseSendQueueFull    = "send_queue_full"       // 1008: the client does not read fast enough
-	CloseServerShutdown   = "server_shutdown"       // 1001: the node is stopping
-	CloseInternal         = "internal_error"        // 1011: the Backend failed the handshake
-)
-
 // Server serves the user protocol. Create it with New and run it with Serve.
 type Server struct {
 	cfg   Config
@@ -41,7 +27,8 @@ type Server struct {
 	mu       sync.Mutex
 	users    map[string]*session // handshaken sessions by 32-byte user key
 	all      map[*session]struct{}
-	conns    int // sessions counted against MaxConnections, handshaking included
+	conns    int            // sessions counted against MaxConnections, handshaking included
+	perHost  map[string]int // the same, by remote IP
 	stopping bool
 	wg       sync.WaitGroup // every session goroutine
 }
@@ -56,13 +43,14 @@ func New(cfg Config, b Backend) (*Server, error) {
 	}
 	cfg = cfg.withDefaults()
 	return &Server{
-		cfg:   cfg,
-		b:     b,
-		log:   cfg.Logger.With("component", "userapi"),
-		pub:   cfg.NodeKey.Public().(ed25519.PublicKey),
-		reads: make(chan struct{}, cfg.ConcurrentReads),
-		users: make(map[string]*session),
-		all:   make(map[*session]struct{}),
+		cfg:     cfg,
+		b:       b,
+		log:     cfg.Logger.With("component", "userapi"),
+		pub:     cfg.NodeKey.Public().(ed25519.PublicKey),
+		reads:   make(chan struct{}, cfg.ConcurrentReads),
+		users:   make(map[string]*session),
+		all:     make(map[*session]struct{}),
+		perHost: make(map[string]int),
 	}, nil
 }
 
@@ -132,6 +120,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ss := newSession(r.Context(), s, c, r.RemoteAddr)
+	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		ss.host = host
+	} else {
+		ss.host = r.RemoteAddr
+	}
 	if !s.admit(ss) {
 		return
 	}
@@ -143,27 +136,30 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // admit counts ss against MaxConnections, or closes it with a reason.
 func (s *Server) admit(ss *session) bool {
 	s.mu.Lock()
-	over := s.cfg.MaxConnections > 0 && s.conns >= s.cfg.MaxConnections
-	stopping := s.stopping
-	if !over && !stopping {
+	code, reason := websocket.StatusCode(0), ""
+	switch {
+	case s.stopping:
+		code, reason = websocket.StatusGoingAway, CloseServerShutdown
+	case s.cfg.MaxConnections > 0 && s.conns >= s.cfg.MaxConnections:
+		code, reason = websocket.StatusTryAgainLater, CloseMaxConnections
+	case s.cfg.MaxConnectionsPerHost > 0 && s.perHost[ss.host] >= s.cfg.MaxConnectionsPerHost:
+		code, reason = websocket.StatusTryAgainLater, CloseMaxPerHost
+	default:
 		s.conns++
+		s.perHost[ss.host]++
 		s.all[ss] = struct{}{}
 		s.wg.Add(1)
 	}
 	s.mu.Unlock()
-	if stopping || over {
-		ss.cancel()
+	if reason == "" {
+		return true
 	}
-	switch {
-	case stopping:
-		_ = ss.c.Close(websocket.StatusGoingAway, CloseServerShutdown)
-		return false
-	case over:
-		s.log.Info("user connection refused", "remote", ss.remote, "reason", CloseMaxConnections)
-		_ = ss.c.Close(websocket.StatusTryAgainLater, CloseMaxConnections)
-		return false
+	ss.cancel()
+	if code == websocket.StatusTryAgainLater {
+		s.log.Info("user connection refused", "remote", ss.remote, "reason", reason)
 	}
-	return true
+	_ = ss.c.Close(code, reason)
+	return false
 }
 
 // register makes ss the session of its user, unless the user already has one.
@@ -182,6 +178,9 @@ func (s *Server) leave(ss *session) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.conns--
+	if s.perHost[ss.host]--; s.perHost[ss.host] == 0 {
+		delete(s.perHost, ss.host)
+	}
 	delete(s.all, ss)
 	if ss.user != nil && s.users[string(ss.user)] == ss {
 		delete(s.users, string(ss.user))

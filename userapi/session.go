@@ -22,6 +22,7 @@ type session struct {
 	s      *Server
 	c      *websocket.Conn
 	remote string
+	host   string // remote IP, for MaxConnectionsPerHost
 
 	ctx    context.Context // done once the session is ending
 	cancel context.CancelFunc
@@ -279,8 +280,16 @@ func (ss *session) subscribed(channel string) bool {
 }
 
 func (ss *session) readLoop() {
+	var idle *time.Timer
+	if d := ss.s.cfg.IdleTimeout; d > 0 {
+		idle = time.AfterFunc(d, func() { ss.fail(websocket.StatusPolicyViolation, CloseIdleTimeout) })
+		defer idle.Stop()
+	}
 	for {
 		_, data, err := ss.c.Read(context.Background())
+		if idle != nil {
+			idle.Reset(ss.s.cfg.IdleTimeout)
+		}
 		if err != nil {
 			ss.fail(websocket.StatusNormalClosure, "")
 			return
