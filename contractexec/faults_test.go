@@ -247,3 +247,18 @@ func TestFramesSplitAcrossReadsAreReassembled(t *testing.T) {
 		t.Fatalf("frames %q (%s)", got, res.Summary())
 	}
 }
+
+// TestEarlyExitWithArgumentsLargerThanThePipe: the parent's stdin writer is blocked on a full pipe
+// when the contract exits without reading; Run must neither hang nor miss that stdin went unread.
+func TestEarlyExitWithArgumentsLargerThanThePipe(t *testing.T) {
+	dir := newContractDir(t)
+	s := baseSpec(t, kindGo, dir, "earlyexit")
+	for u := range 1500 {
+		s.Users = append(s.Users, User{PublicKey: testKey(byte(u)) + strings.Repeat("0", u/256)})
+	}
+	res := run(t, s)
+	if !res.StdinUnread || !res.Exit.Normal() || res.Elapsed > 10*time.Second {
+		t.Fatalf("%s in %v", res.Summary(), res.Elapsed)
+	}
+	checkNextRunWorks(t, dir)
+}
