@@ -25,39 +25,38 @@ type testEnv struct {
 var env testEnv
 
 func TestMain(m *testing.M) {
-	code, err := setup()
-	if err != nil {
+	if err := setup(); err != nil {
 		fmt.Fprintln(os.Stderr, "contractexec tests: setup:", err)
 		os.Exit(2)
 	}
-	code = m.Run()
+	code := m.Run()
 	os.RemoveAll(filepath.Dir(env.goContract))
 	os.Exit(code)
 }
 
-func setup() (int, error) {
+func setup() error {
 	wd, err := os.Getwd()
 	if err != nil {
-		return 0, err
+		return err
 	}
 	env.testdata = filepath.Join(wd, "testdata")
 	env.nodeModules = filepath.Join(wd, "..", "test", "js", "node_modules")
 	if _, err := os.Stat(filepath.Join(env.nodeModules, "hotpocket-nodejs-contract", "index.js")); err != nil {
-		return 0, fmt.Errorf("hotpocket-nodejs-contract not installed (run npm ci in test/js): %w", err)
+		return fmt.Errorf("hotpocket-nodejs-contract not installed (run npm ci in test/js): %w", err)
 	}
 	if env.node, err = exec.LookPath("node"); err != nil {
-		return 0, fmt.Errorf("node is needed by the nodejs contract tests: %w", err)
+		return fmt.Errorf("node is needed by the nodejs contract tests: %w", err)
 	}
 	dir, err := os.MkdirTemp("", "contractexec-bin-")
 	if err != nil {
-		return 0, err
+		return err
 	}
 	env.goContract = filepath.Join(dir, "gocontract")
 	build := exec.Command("go", "build", "-o", env.goContract, "./testdata/gocontract")
 	if out, err := build.CombinedOutput(); err != nil {
-		return 0, fmt.Errorf("build Go test contract: %v\n%s", err, out)
+		return fmt.Errorf("build Go test contract: %v\n%s", err, out)
 	}
-	return 0, nil
+	return nil
 }
 
 // contractKind is one of the three test contracts that implement the same command set.
