@@ -194,7 +194,10 @@ func (b *testBackend) closeLedger() *Ledger {
 		l.Outputs = append(l.Outputs, LedgerOutput{User: u.User, Hash: hashes[i], Blobs: u.Outputs})
 	}
 	state.Sum(l.StateHash[:0])
-	tree := NewOutputTree(hashes, l.StateHash)
+	tree := OutputTreeOf(users, l.StateHash)
+	if tree.Root() != NewOutputTree(hashes, l.StateHash).Root() {
+		panic("OutputTreeOf differs from NewOutputTree of the users' hashes")
+	}
 	l.OutputHash = tree.Root()
 	var seqb [8]byte
 	binary.BigEndian.PutUint64(seqb[:], seq)

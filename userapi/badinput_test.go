@@ -43,7 +43,7 @@ func TestMalformedMessagesAreRejectedAndSessionsContinue(t *testing.T) {
 			for _, raw := range [][]byte{
 				[]byte(`{not json`), []byte(`[1,2]`), []byte(`null`), {0x05, 0, 0, 0}, {},
 				[]byte(`{"type":5}`), []byte(`{"TYPE":"stat"}`),
-				[]byte(`{"type":"stat"} {"type":"stat"}`),
+				[]byte(`{"type":"stat"} {"type":"stat"}`), []byte(`{"type":"stat"}}`),
 				{0x0c, 0, 0, 0, 0x02, 't', 'y', 0, 0xff, 0xff, 0xff, 0x7f}, // BSON with a bogus string length
 			} {
 				if err := bad.write(raw); err != nil {

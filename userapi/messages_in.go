@@ -75,7 +75,7 @@ func jsonDoc(data []byte) (map[string]json.RawMessage, error) {
 	if err := d.Decode(&m); err != nil || m == nil {
 		return nil, fmt.Errorf("%w: not a JSON object", errBadFormat)
 	}
-	if d.More() {
+	if len(bytes.TrimSpace(data[d.InputOffset():])) != 0 {
 		return nil, fmt.Errorf("%w: trailing data after the JSON object", errBadFormat)
 	}
 	return m, nil

@@ -28,6 +28,22 @@ func UserOutputHash(user ed25519.PublicKey, outputs [][]byte) Hash {
 	return out
 }
 
+// InputHash is an input's hash as HotPocket and the client compute it: BLAKE3 of its signature.
+// Statuses are matched by it and ledgers record it.
+func InputHash(sig []byte) Hash { return Hash(blake3.Sum256(sig)) }
+
+// OutputTreeOf builds a round's tree from what the contract sent each user: users without
+// outputs have no leaf (they get no contract_output).
+func OutputTreeOf(users []UserOutputs, stateHash Hash) *OutputTree {
+	hashes := make([]Hash, 0, len(users))
+	for _, u := range users {
+		if len(u.Outputs) > 0 {
+			hashes = append(hashes, UserOutputHash(u.User, u.Outputs))
+		}
+	}
+	return NewOutputTree(hashes, stateHash)
+}
+
 // OutputTree is the hash tree of one round's outputs (reference §1.8). Its leaves are every user's
 // UserOutputHash in ascending byte order, then the post-execution state hash as the last leaf. The
 // root is what every UNL node signs (OutputSigMessage) and votes on as the round's output hash.

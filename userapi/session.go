@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
-	"github.com/zeebo/blake3"
 )
 
 // session is one websocket connection. Its goroutines: run (the handler goroutine: handshake,
@@ -394,7 +393,7 @@ func (ss *session) handleInput(m clientMsg) {
 		ss.badMessage()
 		return
 	}
-	hash := Hash(blake3.Sum256(m.Sig))
+	hash := InputHash(m.Sig)
 	if !ed25519.Verify(ss.user, m.Container, m.Sig) {
 		ss.send(inputStatusMsg(hash, false, ReasonBadSig, LedgerID{}))
 		ss.badMessage()
