@@ -9,13 +9,15 @@ import (
 	"testing"
 )
 
-// The baselines run the same programs with plain os/exec (stdin from a buffer, no sockets, no
-// memfd, no limits), so the Run overhead is the ratio of each pair read from one run.
+// The baselines start the same runtime with plain os/exec (stdin from a buffer, no sockets, no
+// memfd, no limits, and the environment Run gives a contract), so the Run overhead is the
+// difference, or ratio, of each pair read from one run.
 
 func BenchmarkBaselineExecGo(b *testing.B) {
 	args := []byte(`{"user_in_fd":0,"control_fd":0,"users":{},"unl":{}}`)
 	for b.Loop() {
 		cmd := exec.Command(env.goContract, "trivial")
+		cmd.Env = contractEnv(nil)
 		cmd.Stdin = bytes.NewReader(args)
 		if out, err := cmd.CombinedOutput(); err != nil {
 			b.Fatalf("%v %s", err, out)
@@ -32,7 +34,8 @@ func BenchmarkRunTrivialGo(b *testing.B) {
 
 func BenchmarkBaselineExecNode(b *testing.B) {
 	for b.Loop() {
-		cmd := exec.Command(env.node, "-e", "require('fs').readFileSync(0)")
+		cmd := exec.Command(env.node, filepath.Join(env.testdata, "nodecontract", "baseline.js"))
+		cmd.Env = contractEnv(nil)
 		cmd.Stdin = bytes.NewReader([]byte("{}"))
 		if out, err := cmd.CombinedOutput(); err != nil {
 			b.Fatalf("%v %s", err, out)
