@@ -47,7 +47,28 @@ func FindHPFSD(explicit string) (string, error) {
 }
 
 // startHPFS starts `hpfsd serve` for the node's store and waits until its control socket answers.
+// An hpfsd of a previous run that is still unmounting holds the store's lock for a moment (its
+// hpnode was killed and the kernel sent it SIGTERM), so an early exit is retried for a while.
 func startHPFS(ctx context.Context, bin string, l nodedir.Layout, keep int, logOut io.Writer) (*hpfsProcess, error) {
+	var err error
+	for attempt := 0; attempt < 20; attempt++ {
+		var p *hpfsProcess
+		p, err = startHPFSOnce(ctx, bin, l, keep, logOut)
+		if err == nil || !errors.Is(err, errExitedEarly) {
+			return p, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+	return nil, err
+}
+
+var errExitedEarly = errors.New("hpfsd exited during start")
+
+func startHPFSOnce(ctx context.Context, bin string, l nodedir.Layout, keep int, logOut io.Writer) (*hpfsProcess, error) {
 	cmd := exec.Command(bin, "serve", "--store", l.Store(), "--mount", l.Mount(),
 		"--socket", l.HPFSSocket(), "--keep", strconv.Itoa(keep))
 	cmd.Stdout, cmd.Stderr = logOut, logOut
@@ -69,7 +90,7 @@ func startHPFS(ctx context.Context, bin string, l nodedir.Layout, keep int, logO
 		}
 		select {
 		case <-p.exited:
-			return nil, fmt.Errorf("hpfsd exited during start: %v (see %s)", p.err, l.HPFSLog())
+			return nil, fmt.Errorf("%w: %v (see %s)", errExitedEarly, p.err, l.HPFSLog())
 		case <-ctx.Done():
 			p.stop()
 			return nil, ctx.Err()
