@@ -2,6 +2,7 @@ package p2p
 
 import (
 	"context"
+	"net"
 	"runtime"
 	"testing"
 	"time"
@@ -87,4 +88,27 @@ func TestCloseStopsEveryGoroutine(t *testing.T) {
 		}
 	}
 	eventually(t, 10*time.Second, "goroutines back to baseline", func() bool { return runtime.NumGoroutine() <= before+1 })
+}
+
+// TestSelfDialRefusedAndBackedOff: a node given its own address refuses
+// the connection once it sees its own key, and waits the maximum backoff
+// before trying that address again.
+func TestSelfDialRefusedAndBackedOff(t *testing.T) {
+	pc, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := fastConfig(newKey(t))
+	cfg.PacketConn = pc
+	cfg.Bootstrap = []string{pc.LocalAddr().String()}
+	cfg.BackoffMax = time.Hour
+	a := startNode(t, cfg)
+	eventually(t, 5*time.Second, "self refusal logged", func() bool { return a.logs.count("connection to self") > 0 })
+	time.Sleep(500 * time.Millisecond)
+	if n := a.logs.count("dial refused"); n != 1 {
+		t.Fatalf("self dial attempted %d times, want once", n)
+	}
+	if len(a.Peers()) != 0 {
+		t.Fatal("node connected to itself")
+	}
 }

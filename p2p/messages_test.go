@@ -167,4 +167,7 @@ func TestPingMeasuresRTT(t *testing.T) {
 	a := startNode(t, cfg)
 	b := connectPair(t, a, fastConfig(newKey(t)))
 	eventually(t, 5*time.Second, "rtt measured", func() bool { return a.met.LastRTT(b.ID()) > 0 })
+	if ps := a.Peers(); len(ps) != 1 || ps[0].RTT <= 0 {
+		t.Fatalf("Peers does not report the RTT: %+v", ps)
+	}
 }

@@ -258,6 +258,7 @@ type PeerInfo struct {
 	Addr     net.Addr
 	Outbound bool // this node dialed
 	InUNL    bool
+	RTT      time.Duration // last application round trip; 0 before the first
 }
 
 // Peers lists connected (authenticated) peers.
@@ -266,7 +267,7 @@ func (n *Node) Peers() []PeerInfo {
 	defer n.mu.Unlock()
 	out := make([]PeerInfo, 0, len(n.peers))
 	for id, p := range n.peers {
-		out = append(out, PeerInfo{ID: id, Addr: p.conn.RemoteAddr(), Outbound: p.outbound, InUNL: n.unl.has(id)})
+		out = append(out, PeerInfo{ID: id, Addr: p.conn.RemoteAddr(), Outbound: p.outbound, InUNL: n.unl.has(id), RTT: time.Duration(p.rtt.Load())})
 	}
 	return out
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/quic-go/quic-go"
@@ -34,6 +35,7 @@ type peer struct {
 	closeOnce sync.Once
 	cutOnce   sync.Once
 
+	rtt       atomic.Int64 // nanoseconds
 	pingMu    sync.Mutex
 	pingNonce uint64
 	pingAt    time.Time
@@ -347,6 +349,7 @@ func (p *peer) onPong(nonce uint64) {
 	p.pingAt = time.Time{}
 	p.pingMu.Unlock()
 	if ok {
+		p.rtt.Store(int64(d))
 		p.n.met.RTT(p.id, d)
 	}
 }

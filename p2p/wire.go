@@ -104,7 +104,8 @@ func splitBody(body []byte) (Kind, *decoder, error) {
 	return k, d, nil
 }
 
-// hello opens the handshake from each side.
+// hello opens the handshake from each side. Freshness comes from the
+// challenges; UnixMilli is informational (it shows clock skew in logs).
 type hello struct {
 	ContractID string
 	Key        PeerID
