@@ -65,6 +65,21 @@ func runLedgers(ctx context.Context, b *testBackend, tick time.Duration) {
 	}
 }
 
+// runNode runs testdata/script with the pinned npm packages and returns its last stdout line.
+func runNode(t testing.TB, modules, script string, timeout time.Duration, args ...string) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "node", append([]string{filepath.Join("testdata", script)}, args...)...)
+	cmd.Env = append(os.Environ(), "NODE_PATH="+modules)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		return nil, fmt.Errorf("%s: %w\nstdout:\n%s\nstderr:\n%s", script, err, stdout.String(), stderr.String())
+	}
+	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
+	return []byte(lines[len(lines)-1]), nil
+}
+
 type jsSummary struct {
 	Accepted           int      `json:"accepted"`
 	Outputs            int      `json:"outputs"`
@@ -90,21 +105,14 @@ func TestRealJSClient(t *testing.T) {
 			go func() { defer close(done); runLedgers(ctx, b, 20*time.Millisecond) }()
 			defer func() { cancel(); <-done }()
 
-			const inputs = 50
-			cctx, ccancel := context.WithTimeout(context.Background(), 60*time.Second)
-			defer ccancel()
-			cmd := exec.CommandContext(cctx, "node", filepath.Join("testdata", "client.js"),
-				ts.url, HexKey(b.unlKeys()[0]), proto.String(), strconv.Itoa(inputs))
-			cmd.Env = append(os.Environ(), "NODE_PATH="+modules)
-			var stdout, stderr bytes.Buffer
-			cmd.Stdout, cmd.Stderr = &stdout, &stderr
-			if err := cmd.Run(); err != nil {
-				t.Fatalf("client.js: %v\nstdout:\n%s\nstderr:\n%s", err, stdout.String(), stderr.String())
+			const inputs = 100
+			out, err := runNode(t, modules, "client.js", 90*time.Second, ts.url, HexKey(b.unlKeys()[0]), proto.String(), strconv.Itoa(inputs))
+			if err != nil {
+				t.Fatal(err)
 			}
 			var sum jsSummary
-			lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
-			if err := json.Unmarshal([]byte(lines[len(lines)-1]), &sum); err != nil {
-				t.Fatalf("client.js output %q: %v", stdout.String(), err)
+			if err := json.Unmarshal(out, &sum); err != nil {
+				t.Fatalf("client.js output %q: %v", out, err)
 			}
 			if sum.Accepted != inputs || sum.Outputs < inputs+2 || sum.ValidationFailures != 0 ||
 				sum.LedgerEvents == 0 || len(sum.UNL) != 4 || sum.LedgerInputs == 0 || sum.Read != "read:query" {
