@@ -264,13 +264,7 @@ func (e *execution) run(ctx context.Context, bin string) (Result, error) {
 		e.stdoutR.SetReadDeadline(deadline)
 	}
 	readers.Wait()
-	// The contract is dead: if the writer has not finished, the rest of the JSON was never read.
-	select {
-	case <-stdinDone:
-		res.StdinUnread = stdinUnread(e.stdinPeek)
-	default:
-		res.StdinUnread = true
-	}
+	res.StdinUnread = e.stdinLeft(stdinDone)
 	close(stop)
 	e.stdinW.Close()
 	unix.Close(e.stdinPeek)
@@ -291,12 +285,31 @@ func killGroup(pgid int) {
 	_ = syscall.Kill(-pgid, syscall.SIGKILL)
 }
 
-// stdinUnread reports whether bytes written to the stdin pipe were never read: the contract exited
-// (or was killed) before consuming its arguments. FIONREAD (TIOCINQ) counts the bytes left in the
-// pipe.
-func stdinUnread(peek int) bool {
-	n, err := unix.IoctlGetInt(peek, unix.TIOCINQ)
-	return err == nil && n > 0
+// stdinLeft reports, once the contract is dead, whether it left part of its arguments unread.
+// Bytes still in the pipe (FIONREAD) prove it. An empty pipe proves nothing while the writer has
+// not finished: it may be between two writes. But a writer facing an empty pipe does not block, so
+// it soon either finishes or refills the pipe; stdinLeft waits for one of the two (bounded by
+// drainGrace, after which the arguments count as unread).
+func (e *execution) stdinLeft(writerDone <-chan struct{}) bool {
+	inPipe := func() bool {
+		n, err := unix.IoctlGetInt(e.stdinPeek, unix.TIOCINQ)
+		return err == nil && n > 0
+	}
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	giveUp := time.After(drainGrace)
+	for {
+		if inPipe() {
+			return true
+		}
+		select {
+		case <-writerDone:
+			return inPipe()
+		case <-giveUp:
+			return true
+		case <-tick.C:
+		}
+	}
 }
 
 // collect moves what the goroutines gathered into res and derives the limits hit from the exit.
