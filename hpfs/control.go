@@ -36,6 +36,7 @@ const (
 	OpRangeProof  = "range-proof"
 	OpChangeProof = "change-proof"
 	OpApplyProof  = "apply-proof"
+	OpSyncAbort   = "sync.abort" // forget a proof sync in progress
 	OpStatus      = "status"
 )
 
@@ -54,6 +55,7 @@ type Request struct {
 	Proof      []byte `json:"proof,omitempty"`  // apply-proof: a marshalled proof
 	Kind       string `json:"kind,omitempty"`   // apply-proof: "range" or "change"
 	Target     string `json:"target,omitempty"` // apply-proof: root hex being synced to
+	// apply-proof of a change proof: Root1 is its base root.
 }
 
 // Response answers a Request.
@@ -120,6 +122,7 @@ type ApplyInfo struct {
 type KeyRange struct {
 	Start []byte `json:"start"`
 	End   []byte `json:"end,omitempty"`
+	Base  string `json:"base,omitempty"` // root hex a change proof for this range may start from
 }
 
 // StatusInfo is the result of status.
@@ -227,7 +230,7 @@ func (d *Daemon) Handle(req Request) (any, error) {
 			return nil, err
 		}
 		return Diff(d.store, r1, r2)
-	case OpRangeProof, OpChangeProof, OpApplyProof:
+	case OpRangeProof, OpChangeProof, OpApplyProof, OpSyncAbort:
 		return d.handleProof(req)
 	case OpStatus:
 		st := StatusInfo{Head: versionInfo(d.store.Head()), RWOpen: d.RWOpen(), Mount: d.opts.MountDir,

@@ -213,10 +213,6 @@ func (d *Daemon) BeginRW() (Version, error) {
 		d.mu.Unlock()
 		return Version{}, ErrSessionOpen
 	}
-	if d.sync != nil {
-		d.mu.Unlock()
-		return Version{}, ErrSyncActive
-	}
 	head := d.store.Head()
 	s, err := newRWSession(d.store, d.store.Params(), head.Root, head.Time, &d.inos)
 	if err != nil {
