@@ -1,9 +1,6 @@
 package userapi
 
-import (
-	"errors"
-	"fmt"
-)
+import "errors"
 
 // Rejection reasons sent in contract_input_status, HotPocket's strings (reference §3.3–3.4) plus
 // ReasonSubmitFailed for a Backend failure that is not a rejection.
@@ -49,6 +46,3 @@ func CheckLedgerWindow(lcl, maxLedgerSeq, maxOffset uint64) error {
 	}
 	return nil
 }
-
-// errClosed is returned by operations on a session that has ended.
-var errClosed = fmt.Errorf("userapi: session closed")
