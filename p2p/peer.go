@@ -83,7 +83,7 @@ func (n *Node) runPeer(p *peer) {
 	case <-p.conn.Context().Done():
 	case <-p.ctx.Done():
 	}
-	p.cancel()
+	p.close(codeShutdown, "peer stopped") // no-op if already closed
 	n.unregister(p)
 	n.log.Info("p2p: peer disconnected", "peer", p.id, "cause", context.Cause(p.conn.Context()))
 }
