@@ -30,6 +30,8 @@ type testNet struct {
 	// nextConfig, if set, is the configuration executions of ledger seq >= configAt report.
 	nextConfig *UNLConfig
 	configAt   uint64
+	// diverge[i] = seq makes node i's execution of ledger seq produce a different state.
+	diverge map[int]uint64
 }
 
 type envelope struct {
@@ -126,6 +128,9 @@ func (tn *testNet) exec(i int, x Execution) Result {
 	prev := tn.states[i]
 	h := x.Record.Hash()
 	r := Result{Seq: x.Record.Seq, StateHash: sum(prev.StateHash[:], h[:]), PatchHash: prev.PatchHash, Config: x.Record.Value.Result.Config.Clone()}
+	if tn.diverge[i] == x.Record.Seq {
+		r.StateHash[0] ^= 0xff
+	}
 	if tn.nextConfig != nil && x.Record.Seq >= tn.configAt {
 		r.Config = tn.nextConfig.Clone()
 	}

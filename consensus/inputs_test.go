@@ -1,0 +1,119 @@
+package consensus
+
+import (
+	"testing"
+	"time"
+)
+
+func submit(t *testing.T, tn *testNet, node int, ins ...Input) {
+	t.Helper()
+	if err := tn.nodes[node].Step(Message{Type: MsgSubmit, Inputs: ins}); err != nil {
+		t.Fatal(err)
+	}
+	tn.drain()
+}
+
+func reasonFor(tn *testNet, node int, in Input) (InputStatus, bool) {
+	for _, st := range tn.statuses(node) {
+		if st.Hash == in.Hash() {
+			return st, true
+		}
+	}
+	return InputStatus{}, false
+}
+
+func TestInputRejectionReasons(t *testing.T) {
+	tn := newTestNet(t, 3, 0)
+	for i := range tn.nodes {
+		tn.nodes[i].cfg.MaxInputLedgerOffset = 20
+		tn.nodes[i].cfg.UserInputBytes = 100
+	}
+	first := tn.input(1, 5, 10, "first")
+	submit(t, tn, 0, first)
+	tn.runUntil(2, 2*time.Second)
+
+	bad := tn.input(1, 6, 10, "tampered")
+	bad.Container = []byte("tampered!")
+	cases := []struct {
+		name string
+		in   Input
+		want Reason
+	}{
+		{"bad signature", bad, ReasonBadSig},
+		{"max ledger already closed", tn.input(1, 7, 2, "late"), ReasonMaxLedgerExpired},
+		{"max ledger beyond offset", tn.input(1, 8, 2+21, "far"), ReasonMaxLedgerOffsetExceeds},
+		{"nonce not above the last accepted", tn.input(1, 5, 10, "same nonce, other input"), ReasonNonceExpired},
+		{"over the per-user byte limit", tn.input(2, 1, 10, string(make([]byte, 101))), ReasonRoundInputsOverflow},
+	}
+	for _, c := range cases {
+		submit(t, tn, 0, c.in)
+		st, ok := reasonFor(tn, 0, c.in)
+		if !ok || st.Accepted || st.Reason != c.want {
+			t.Errorf("%s: status %+v (found %v), want rejected %q", c.name, st, ok, c.want)
+		}
+	}
+	// Submitting an accepted input again is already_submitted, which HotPocket does not report.
+	before := len(tn.statuses(0))
+	submit(t, tn, 0, first)
+	if got := len(tn.statuses(0)); got != before {
+		t.Errorf("resubmitting an accepted input produced a status")
+	}
+	if r, ok := tn.nodes[0].pool.admit(&tn.nodes[0].cfg, &first, true, tn.nodes[0].tip.Seq); ok || r != ReasonAlreadySubmitted {
+		t.Errorf("admit(accepted input) = %q, %v; want already_submitted", r, ok)
+	}
+}
+
+func TestInputsExpireAndOvertakenNoncesAreRejected(t *testing.T) {
+	var p = newPool()
+	cfg := Config{VerifyInput: func(*Input) error { return nil }}
+	tn := newTestNet(t, 1, 0)
+	old := tn.input(1, 1, 3, "expires at 3")
+	low := tn.input(2, 4, 50, "overtaken")
+	high := tn.input(2, 9, 50, "wins")
+	for _, in := range []Input{old, low, high} {
+		if r, ok := p.admit(&cfg, &in, true, 0); !ok {
+			t.Fatalf("admit: %s", r)
+		}
+	}
+	sts := p.commit(1, Hash{1}, []Input{high})
+	if len(sts) != 2 {
+		t.Fatalf("statuses after ledger 1: %+v", sts)
+	}
+	for _, st := range sts {
+		switch st.Hash {
+		case high.Hash():
+			if !st.Accepted || st.LedgerSeq != 1 {
+				t.Errorf("included input: %+v", st)
+			}
+		case low.Hash():
+			if st.Reason != ReasonNonceExpired {
+				t.Errorf("overtaken nonce: %+v", st)
+			}
+		default:
+			t.Errorf("unexpected status %+v", st)
+		}
+	}
+	sts = p.commit(3, Hash{3}, nil)
+	if len(sts) != 1 || sts[0].Hash != old.Hash() || sts[0].Reason != ReasonMaxLedgerExpired {
+		t.Fatalf("statuses after ledger 3: %+v", sts)
+	}
+	if len(p.byHash) != 0 {
+		t.Fatalf("pool still holds %d inputs", len(p.byHash))
+	}
+}
+
+func TestPickOrdersAndFiltersDeterministically(t *testing.T) {
+	tn := newTestNet(t, 1, 0)
+	p := newPool()
+	cfg := Config{VerifyInput: func(*Input) error { return nil }, UserInputBytes: 10}
+	a1, a2, a3 := tn.input(1, 1, 9, "aaaa"), tn.input(1, 2, 9, "bbbb"), tn.input(1, 3, 9, "cccc") // 12 bytes > 10
+	b1 := tn.input(2, 1, 1, "expired for seq 2")
+	admitAll := Config{VerifyInput: cfg.VerifyInput}
+	for _, in := range []Input{a3, b1, a1, a2} {
+		p.admit(&admitAll, &in, false, 0)
+	}
+	got, users := p.pick(&cfg, []OrderedHash{a3.Ordered(), a1.Ordered(), b1.Ordered(), a2.Ordered(), a1.Ordered()}, 2)
+	if len(got) != 2 || got[0] != a1.Ordered() || got[1] != a2.Ordered() || len(users) != 1 || users[0] != a1.User {
+		t.Fatalf("pick = %d inputs %v users", len(got), len(users))
+	}
+}
