@@ -61,15 +61,15 @@ func TestDecodeRejectsMalformed(t *testing.T) {
 	dup.Inputs[1] = dup.Inputs[0]
 	db, _ := dup.MarshalBinary()
 	cases := map[string][]byte{
-		"empty":                  nil,
-		"unknown type":           {99},
-		"local type":             {byte(MsgSubmit)},
-		"truncated proposal":     prop[:len(prop)-1],
-		"trailing byte":          append(append([]byte{}, prop...), 0),
-		"truncated record":       rec[:len(rec)/2],
-		"huge input count":       {byte(MsgInputBatch), 0xff, 0xff, 0xff, 0xff},
-		"count beyond input":     {byte(MsgInputBatch), 0, 0, 0, 9},
-		"huge container length":  append([]byte{byte(MsgInputBatch), 0, 0, 0, 1}, append(make([]byte, 49), 0xff, 0xff, 0xff, 0xff)...),
+		"empty":                   nil,
+		"unknown type":            {99},
+		"local type":              {byte(MsgSubmit)},
+		"truncated proposal":      prop[:len(prop)-1],
+		"trailing byte":           append(append([]byte{}, prop...), 0),
+		"truncated record":        rec[:len(rec)/2],
+		"huge input count":        {byte(MsgInputBatch), 0xff, 0xff, 0xff, 0xff},
+		"count beyond input":      {byte(MsgInputBatch), 0, 0, 0, 9},
+		"huge container length":   append([]byte{byte(MsgInputBatch), 0, 0, 0, 1}, append(make([]byte, 49), 0xff, 0xff, 0xff, 0xff)...),
 		"unsorted users in value": append([]byte{byte(MsgProposal), 1, 'c', 0}, append(make([]byte, 8+4+32+32), ub...)...),
 	}
 	for name, b := range cases {
