@@ -59,6 +59,9 @@ func changeProof(l *loader, base *baseTree, root2 Hash, start, end Key, maxEntri
 // VerifyChangeProof checks p against root2 over [start, p.End], reading root1's tree from
 // local wherever p reuses it. A fallback proof is verified as a range proof at root2.
 func VerifyChangeProof(p *ChangeProof, local NodeStore, root1, root2 Hash, start, end Key) (*Verified, error) {
+	if p == nil {
+		return nil, fmt.Errorf("%w: nil proof", ErrMalformedProof)
+	}
 	if p.Fallback {
 		v, err := verify(p.End, p.Nodes, p.Leaves, nil, root2, start, end)
 		if err != nil {

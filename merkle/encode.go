@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math/bits"
+	"strings"
 
 	"github.com/zeebo/blake3"
 )
@@ -300,6 +301,9 @@ func decodeNode(data []byte) (*node, error) {
 			return nil, fmt.Errorf("%w: symlink target of %d bytes", ErrCorrupt, l)
 		}
 		n.target = string(r.bytes(int(l)))
+		if r.err == nil && strings.IndexByte(n.target, 0) >= 0 {
+			return nil, fmt.Errorf("%w: symlink target contains NUL", ErrCorrupt)
+		}
 	default:
 		return nil, fmt.Errorf("%w: unknown tag %#x", ErrCorrupt, data[0])
 	}

@@ -126,6 +126,9 @@ func checkEnd(pend, start, end Key) (complete bool, err error) {
 // VerifyRangeProof checks that p is exactly the truth at root over [start, p.End] and that
 // p.End lies in [start, end]. It needs nothing but root.
 func VerifyRangeProof(p *RangeProof, root Hash, start, end Key) (*Verified, error) {
+	if p == nil {
+		return nil, fmt.Errorf("%w: nil proof", ErrMalformedProof)
+	}
 	return verify(p.End, p.Nodes, p.Leaves, nil, root, start, end)
 }
 

@@ -41,6 +41,9 @@ func (s *Syncer) Done() bool { return len(s.remaining) == 0 }
 // change proof only covers the parts of its range whose remaining Base is v.Base: elsewhere
 // the local store may not hold the subtrees it reuses.
 func (s *Syncer) Apply(v *Verified) error {
+	if v == nil {
+		return fmt.Errorf("%w: nil proof", ErrInvalidArgument)
+	}
 	if v.Root != s.target {
 		return fmt.Errorf("%w: proof at %s, syncing %s", ErrTargetMismatch, v.Root, s.target)
 	}
