@@ -248,3 +248,28 @@ func TestByteFloodCutsOffPeer(t *testing.T) {
 	}
 	stillServes(t, a)
 }
+
+// TestHandshakeFailureFloodCutsOffHost: a host that keeps failing
+// handshakes (no key to blame yet) is refused before TLS for CutOff, while
+// other hosts are still served.
+func TestHandshakeFailureFloodCutsOffHost(t *testing.T) {
+	cfg := fastConfig(newKey(t))
+	cfg.BadPerMinute = 3
+	a := startNode(t, cfg)
+	for i := 0; i < 6; i++ {
+		r := dialRawMaybe(t, a.Addr(), newKey(t))
+		if r == nil {
+			break // already refused before TLS
+		}
+		r.write([]byte("garbage garbage garbage"))
+		r.waitClosed(5 * time.Second)
+	}
+	eventually(t, 5*time.Second, "host cut off", func() bool { return a.logs.count("p2p: host cut off") == 1 })
+	if r := dialRawMaybe(t, a.Addr(), newKey(t)); r != nil {
+		t.Fatal("cut-off host completed a QUIC handshake")
+	}
+	// Another host (127.0.0.2 is loopback too) is unaffected.
+	bcfg := fastConfig(newKey(t))
+	bcfg.ListenAddr = "127.0.0.2:0"
+	connectPair(t, a, bcfg)
+}

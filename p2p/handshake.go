@@ -163,9 +163,59 @@ func (n *Node) serveInbound(conn *quic.Conn) {
 		if !errors.As(err, &re) {
 			conn.CloseWithError(codeProtocol, truncate(err.Error()))
 		}
+		if !errors.As(err, &re) || re.Code == RefuseBadHandshake || re.Code == RefuseContractMismatch {
+			n.hostFailed(host)
+		}
 		return
 	}
 	n.runPeer(p)
+}
+
+// errHostCutOff refuses a connection attempt from a cut-off host.
+var errHostCutOff = errors.New("p2p: host cut off")
+
+// maxHostBuckets bounds the per-host failure table; past it the table is
+// reset, which at worst forgives some failures.
+const maxHostBuckets = 4096
+
+// hostFailed charges a failed inbound handshake to its source IP. Before a
+// handshake completes there is no key to blame, so a host that fails more
+// than BadPerMinute handshakes is cut off as a whole for CutOff.
+func (n *Node) hostFailed(host string) {
+	now := n.cfg.Now()
+	n.mu.Lock()
+	b := n.hostBad[host]
+	if b == nil {
+		if len(n.hostBad) >= maxHostBuckets {
+			clear(n.hostBad)
+		}
+		nb := newBucket(int64(n.cfg.BadPerMinute), now)
+		b = &nb
+		n.hostBad[host] = b
+	}
+	over := !b.take(1, now)
+	if over {
+		delete(n.hostBad, host)
+		n.hostBan[host] = now.Add(n.cfg.CutOff)
+	}
+	n.mu.Unlock()
+	if over {
+		n.log.Warn("p2p: host cut off", "host", host, "reason", fmt.Sprintf("more than %d failed handshakes/min", n.cfg.BadPerMinute), "for", n.cfg.CutOff)
+	}
+}
+
+func (n *Node) hostBanned(host string) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	until, ok := n.hostBan[host]
+	if !ok {
+		return false
+	}
+	if n.cfg.Now().After(until) {
+		delete(n.hostBan, host)
+		return false
+	}
+	return true
 }
 
 func (n *Node) handshakeListener(ctx context.Context, conn *quic.Conn) (*peer, error) {

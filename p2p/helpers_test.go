@@ -144,23 +144,42 @@ type rawPeer struct {
 
 func dialRaw(t testing.TB, addr net.Addr, key ed25519.PrivateKey) *rawPeer {
 	t.Helper()
+	r, err := dialRawErr(t, addr, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// dialRawMaybe returns nil if the QUIC handshake is refused.
+func dialRawMaybe(t testing.TB, addr net.Addr, key ed25519.PrivateKey) *rawPeer {
+	t.Helper()
+	r, err := dialRawErr(t, addr, key)
+	if err != nil {
+		return nil
+	}
+	return r
+}
+
+func dialRawErr(t testing.TB, addr net.Addr, key ed25519.PrivateKey) (*rawPeer, error) {
+	t.Helper()
 	_, cli, err := tlsConfigs(key)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	conn, err := quic.DialAddr(ctx, addr.String(), cli, &quic.Config{MaxIdleTimeout: 5 * time.Second})
+	conn, err := quic.DialAddr(ctx, addr.String(), cli, &quic.Config{MaxIdleTimeout: 5 * time.Second, HandshakeIdleTimeout: 2 * time.Second})
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	t.Cleanup(func() { conn.CloseWithError(0, "") })
 	str, err := conn.OpenStreamSync(ctx)
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	str.SetDeadline(time.Now().Add(5 * time.Second))
-	return &rawPeer{t: t, key: key, id: idOf(t, key), conn: conn, str: str}
+	return &rawPeer{t: t, key: key, id: idOf(t, key), conn: conn, str: str}, nil
 }
 
 func (r *rawPeer) write(b []byte) error {

@@ -74,6 +74,8 @@ type Node struct {
 	peers     map[PeerID]*peer
 	banned    map[PeerID]time.Time
 	inbound   map[string]int // inbound connections (incl. handshaking) per remote IP
+	hostBad   map[string]*bucket
+	hostBan   map[string]time.Time
 	closed    bool
 	selfRec   PeerRecord
 	advertise string
@@ -109,6 +111,7 @@ func New(cfg Config) (*Node, error) {
 		book:     newBook(id, cfg.Bootstrap, cfg.BackoffMin, cfg.BackoffMax),
 		handlers: map[Kind]Handler{}, verifiers: map[Kind]Verifier{}, reqHandlers: map[Kind]RequestHandler{},
 		peers: map[PeerID]*peer{}, banned: map[PeerID]time.Time{}, inbound: map[string]int{},
+		hostBad: map[string]*bucket{}, hostBan: map[string]time.Time{},
 		tlsServer: srv, tlsClient: cli,
 		qconf: &quic.Config{
 			HandshakeIdleTimeout: cfg.HandshakeTimeout,
@@ -122,6 +125,14 @@ func New(cfg Config) (*Node, error) {
 		},
 	}
 	n.verifiers[KindNPL] = nplVerifier(cfg.ContractID)
+	// A cut-off host is refused before TLS, so it cannot make us pay for
+	// handshakes it will fail again.
+	n.qconf.GetConfigForClient = func(info *quic.ClientInfo) (*quic.Config, error) {
+		if n.hostBanned(hostOf(info.RemoteAddr)) {
+			return nil, errHostCutOff
+		}
+		return n.qconf, nil
+	}
 	return n, nil
 }
 
