@@ -51,6 +51,10 @@ func setup() error {
 	if err != nil {
 		return err
 	}
+	// Readable by all: TestRunAs runs the contract as another user.
+	if err := os.Chmod(dir, 0o755); err != nil {
+		return err
+	}
 	env.goContract = filepath.Join(dir, "gocontract")
 	build := exec.Command("go", "build", "-o", env.goContract, "./testdata/gocontract")
 	if out, err := build.CombinedOutput(); err != nil {

@@ -57,6 +57,12 @@ func (o PostExecOutcome) String() string {
 // Unlike HotPocket, which waits forever, the script's process group is killed after timeout (0
 // means DefaultTimeout) and that is an error too.
 func RunPostExec(ctx context.Context, dir string, seq uint64, hash string, timeout time.Duration) (PostExecOutcome, error) {
+	return RunPostExecAs(ctx, nil, dir, seq, hash, timeout)
+}
+
+// RunPostExecAs is RunPostExec running the script as runAs (Spec.RunAs), as HotPocket runs it as
+// contract.run_as; nil runs it as the node's own user.
+func RunPostExecAs(ctx context.Context, runAs *syscall.Credential, dir string, seq uint64, hash string, timeout time.Duration) (PostExecOutcome, error) {
 	script := filepath.Join(dir, PostExecScript)
 	if _, err := os.Lstat(script); errors.Is(err, os.ErrNotExist) {
 		return PostExecAbsent, nil
@@ -69,7 +75,7 @@ func RunPostExec(ctx context.Context, dir string, seq uint64, hash string, timeo
 	cmd := exec.Command(rlimitShell, "-c", `./`+PostExecScript+` "$1"`, PostExecScript, strconv.FormatUint(seq, 10)+" "+hash)
 	cmd.Dir = dir
 	cmd.Env = contractEnv(nil)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Credential: runAs}
 	if err := cmd.Start(); err != nil {
 		return PostExecFailed, fmt.Errorf("start post_exec.sh: %w", err)
 	}

@@ -195,7 +195,7 @@ func (e *execution) run(ctx context.Context, bin string) (Result, error) {
 		Stdin:       e.stdinR,
 		Stderr:      e.stderrW,
 		ExtraFiles:  e.childFiles,
-		SysProcAttr: &syscall.SysProcAttr{Setpgid: true},
+		SysProcAttr: &syscall.SysProcAttr{Setpgid: true, Credential: s.RunAs},
 	}
 	if e.stdoutW != nil {
 		cmd.Stdout = e.stdoutW

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -25,6 +26,9 @@ type Spec struct {
 	Args []string
 	// Env is the configured environment ("KEY=value"). PATH is added when Env has none; see DefaultPath.
 	Env []string
+	// RunAs, if set, is the user and group the contract runs as (hp.cfg contract.run_as "uid:gid");
+	// nil runs it as the node's own user. Changing user needs the node to be root (CAP_SETUID).
+	RunAs *syscall.Credential
 
 	// ContractID is the contract id (stdin "contract_id").
 	ContractID string

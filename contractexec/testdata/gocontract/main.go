@@ -88,6 +88,8 @@ func main() {
 				send(u.out, read(sp))
 			}
 		}
+	case "whoami":
+		send(users[0].out, []byte(fmt.Sprintf("%d:%d", os.Getuid(), os.Getgid())))
 	case "stdinjson":
 		send(users[0].out, raw)
 	case "crash":
