@@ -2,6 +2,7 @@ package merkle
 
 import (
 	"bytes"
+	"strings"
 	"testing"
 )
 
@@ -49,6 +50,19 @@ func fuzzTree(f *testing.F) (*fixture, Hash) {
 	}
 	if err := e.WriteFile("zz/f", 0o600, 5, leafHashes(f, fx.s, []byte("fuzz!"), 4)); err != nil {
 		f.Fatal(err)
+	}
+	// Delete one subtree and truncate one file, so change proofs carry deletions.
+	paths := fx.m.paths("", nil)
+	if err := e.Remove(paths[0]); err != nil {
+		f.Fatal(err)
+	}
+	for _, p := range paths[1:] {
+		if _, _, k := fx.m.at(p); k.kind == KindFile && len(k.data) > 4 && !strings.HasPrefix(p, paths[0]+"/") {
+			if err := e.WriteFile(p, k.mode, 1, leafHashes(f, fx.s, k.data[:1], 4)); err != nil {
+				f.Fatal(err)
+			}
+			break
+		}
 	}
 	root2, err := e.Commit()
 	if err != nil {
@@ -217,6 +231,85 @@ func FuzzMutateRangeProof(f *testing.F) {
 		pb, _ := p.MarshalBinary()
 		if !bytes.Equal(hb, pb) {
 			t.Fatalf("mutated proof (op %d) verified for [%s, %s]", op, start, v.End)
+		}
+	})
+}
+
+// FuzzMutateChangeProof mutates honest change proofs structurally (including turning nodes
+// into reuse markers and back) and checks that whatever verifies tells the truth: revealed
+// entries are root2's and the deletions are exactly the honest proof's.
+func FuzzMutateChangeProof(f *testing.F) {
+	fx, root2 := fuzzTree(f)
+	f.Add(uint8(0), uint8(0), uint16(0), uint16(0), byte(1), uint16(3), uint16(9))
+	f.Add(uint8(1), uint8(10), uint16(1), uint16(5), byte(0x80), uint16(0), uint16(7))
+	f.Add(uint8(3), uint8(12), uint16(2), uint16(0), byte(0), uint16(4), uint16(30))
+	f.Fuzz(func(t *testing.T, max, op uint8, idx, off uint16, x byte, a, b uint16) {
+		start, end := fuzzRange(fx, a, b)
+		p, err := NewChangeProof(fx.s, fx.root, root2, start, end, int(max%8), 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lists := []*[][]byte{&p.Nodes, &p.Leaves}
+		l := lists[op%2]
+		if len(*l) == 0 {
+			return
+		}
+		i := int(idx) % len(*l)
+		switch op / 2 % 6 {
+		case 0:
+			if len((*l)[i]) > 0 {
+				el := append([]byte(nil), (*l)[i]...)
+				el[int(off)%len(el)] ^= x | 1
+				(*l)[i] = el
+			}
+		case 1:
+			*l = append((*l)[:i:i], (*l)[i+1:]...)
+		case 2:
+			*l = append((*l)[:i+1:i+1], (*l)[i:]...)
+		case 3:
+			j := (i + 1) % len(*l)
+			(*l)[i], (*l)[j] = (*l)[j], (*l)[i]
+		case 4: // turn an element into a reuse marker
+			(*l)[i] = nil
+		case 5: // reveal a reused node from the store, whatever it is
+			if (*l)[i] == nil && op%2 == 0 {
+				(*l)[i] = encodeDirLeaf(nil)
+			}
+		}
+		v, err := VerifyChangeProof(p, fx.s, fx.root, root2, start, end)
+		if err != nil {
+			return
+		}
+		for _, pe := range v.Entries {
+			if pe.Leaf {
+				if pe.Data != nil && !bytes.Equal(mustLeaf(t, fx.s, root2, pe.Path, pe.Index), pe.Data) {
+					t.Fatalf("false leaf data for %s", pe.Key)
+				}
+				continue
+			}
+			if pe.Path == "" {
+				continue
+			}
+			got, err := Lookup(fx.s, root2, pe.Path)
+			if err != nil || got != pe.Entry {
+				t.Fatalf("revealed %+v, root2 has %+v (%v)", pe.Entry, got, err)
+			}
+		}
+		honest, err := NewChangeProof(fx.s, fx.root, root2, start, v.End, 0, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		hv, err := VerifyChangeProof(honest, fx.s, fx.root, root2, start, v.End)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(hv.Deleted) != len(v.Deleted) {
+			t.Fatalf("deletions %v, honest %v", v.Deleted, hv.Deleted)
+		}
+		for i := range hv.Deleted {
+			if !bytes.Equal(hv.Deleted[i], v.Deleted[i]) {
+				t.Fatalf("deletions %v, honest %v", v.Deleted, hv.Deleted)
+			}
 		}
 	})
 }
