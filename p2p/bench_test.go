@@ -312,3 +312,74 @@ func BenchmarkRawQUICLatencyUnderBulk(b *testing.B) {
 	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
 	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
 }
+
+// BenchmarkLatencyVsRawUnderBulk samples, alternately, a 200-byte consensus
+// message over the mesh and a 200-byte message on an urgency-0 raw quic-go
+// stream, while both connections carry two bulk transfers each, so both
+// see the same machine load. Reports p50/p99 of each and the p99 ratio.
+func BenchmarkLatencyVsRawUnderBulk(b *testing.B) {
+	a, c := benchPair(b)
+	urgent := make(chan []byte, 1)
+	r := startRawQUICWithUrgent(b, a.qconf, urgent)
+	got := make(chan time.Time, 1)
+	c.Handle(KindProposal, func(PeerID, Kind, []byte) { got <- time.Now() })
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Go(func() {
+			buf := make([]byte, benchTransfer)
+			for ctx.Err() == nil {
+				c.RequestInto(ctx, a.ID(), kindBulk, nil, buf, benchTransfer)
+			}
+		})
+		wg.Go(func() {
+			buf := make([]byte, benchTransfer)
+			for ctx.Err() == nil {
+				str, err := r.conn.OpenStreamSync(ctx)
+				if err != nil {
+					return
+				}
+				str.Write([]byte{1})
+				str.Close()
+				io.ReadFull(str, buf)
+			}
+		})
+	}
+	time.Sleep(200 * time.Millisecond)
+	var mesh, raw []time.Duration
+	msg := make([]byte, 200)
+	b.ResetTimer()
+	for b.Loop() {
+		t0 := time.Now()
+		if err := a.Send(c.ID(), KindProposal, msg); err != nil {
+			b.Fatal(err)
+		}
+		select {
+		case t1 := <-got:
+			mesh = append(mesh, t1.Sub(t0))
+		case <-time.After(10 * time.Second):
+			b.Fatal("consensus message lost under load")
+		}
+		time.Sleep(time.Millisecond)
+		t0 = time.Now()
+		urgent <- msg
+		if _, err := io.ReadFull(r.urgent, msg); err != nil {
+			b.Fatal(err)
+		}
+		raw = append(raw, time.Since(t0))
+		time.Sleep(time.Millisecond)
+	}
+	b.StopTimer()
+	cancel()
+	r.conn.CloseWithError(0, "")
+	wg.Wait()
+	slices.Sort(mesh)
+	slices.Sort(raw)
+	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+	p99 := func(l []time.Duration) time.Duration { return l[len(l)*99/100] }
+	b.ReportMetric(ms(mesh[len(mesh)/2]), "mesh-p50-ms")
+	b.ReportMetric(ms(p99(mesh)), "mesh-p99-ms")
+	b.ReportMetric(ms(raw[len(raw)/2]), "raw-p50-ms")
+	b.ReportMetric(ms(p99(raw)), "raw-p99-ms")
+	b.ReportMetric(p99(mesh).Seconds()/p99(raw).Seconds(), "mesh/raw-p99")
+}
