@@ -262,3 +262,23 @@ func TestChangeProofTamper(t *testing.T) {
 		})
 	}
 }
+
+// TestVerifyRejectsOverlappingDirectoryNodes: a hash-consistent directory whose first chunk
+// holds a name beyond the second chunk's first name is refused, so keys always come in order.
+func TestVerifyRejectsOverlappingDirectoryNodes(t *testing.T) {
+	l := &loader{store: NewMemStore()}
+	sym, _ := l.put(encodeSymlink("t"))
+	ent := func(n string) Entry { return Entry{Name: n, Kind: KindSymlink, Mode: SymlinkMode, Size: 1, Hash: sym} }
+	a, _ := l.put(encodeDirLeaf([]Entry{ent("a"), ent("z")}))
+	b, _ := l.put(encodeDirLeaf([]Entry{ent("m")}))
+	root, _ := l.put(encodeDirNode(1, []dirKid{{first: "a", count: 2, hash: a}, {first: "m", count: 1, hash: b}}))
+	src := &storeSource{l: l, record: true}
+	w := &walker{src: src, rng: bounds{Key{}, nil}, emit: func(ProvenEntry, uint64) error { return nil }}
+	if err := w.walk(root); !errors.Is(err, ErrUnsorted) {
+		t.Fatalf("prover walk: %v, want ErrUnsorted", err)
+	}
+	p := &RangeProof{Nodes: src.nodes, Leaves: src.leaves}
+	if _, err := VerifyRangeProof(p, root, Key{}, nil); !errors.Is(err, ErrUnsorted) {
+		t.Fatalf("got %v, want ErrUnsorted", err)
+	}
+}

@@ -1,6 +1,7 @@
 package merkle
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 )
@@ -93,6 +94,14 @@ func (w *walker) walk(root Hash) error {
 // dirBody visits the contents of directory node n of the directory at path (key dk), whose
 // span ends at hi.
 func (w *walker) dirBody(path string, dk Key, n *node, hi Key) error {
+	// Names must stay below the next sibling's first name, so keys come out in order.
+	last := n.lastName()
+	if n.tag == tagDirNode {
+		last = n.kids[len(n.kids)-1].first
+	}
+	if last != "" && hi != nil && bytes.Compare(childKey(dk, last), hi) >= 0 {
+		return fmt.Errorf("%w: directory %q node holds %q beyond its span", ErrUnsorted, path, last)
+	}
 	if n.tag == tagDirNode {
 		for i, k := range n.kids {
 			khi := hi
