@@ -112,3 +112,19 @@ func TestSelfDialRefusedAndBackedOff(t *testing.T) {
 		t.Fatal("node connected to itself")
 	}
 }
+
+func TestStartTwiceAndCloseTwice(t *testing.T) {
+	a := startNode(t, fastConfig(newKey(t)))
+	if err := a.Start(context.Background()); err == nil {
+		t.Fatal("second Start accepted")
+	}
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+	if err := a.Send(PeerID{1}, KindProposal, nil); err == nil {
+		t.Fatal("send after Close accepted")
+	}
+}

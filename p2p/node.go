@@ -164,6 +164,9 @@ func (n *Node) Start(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	if n.pc != nil {
+		return errors.New("p2p: Start called twice")
+	}
 	pc := n.cfg.PacketConn
 	if pc == nil {
 		addr, err := net.ResolveUDPAddr("udp", n.cfg.ListenAddr)
