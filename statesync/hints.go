@@ -26,11 +26,12 @@ const indexedRoots = 2
 // entryOverhead is the weight of an entry besides its bytes: roughly what a proof spends on it.
 const entryOverhead = 128
 
-// lister returns the entries of the directory at path whose hash is dir, sorted by name.
-type lister func(ctx context.Context, path string, dir merkle.Hash) ([]merkle.Entry, error)
+// lister returns the entries of the directory at path in the tree at root, whose hash is dir,
+// sorted by name. Implementations use whichever of path and dir they can look up.
+type lister func(ctx context.Context, root merkle.Hash, path string, dir merkle.Hash) ([]merkle.Entry, error)
 
 func storeLister(store merkle.NodeStore) lister {
-	return func(_ context.Context, _ string, dir merkle.Hash) ([]merkle.Entry, error) {
+	return func(_ context.Context, _ merkle.Hash, _ string, dir merkle.Hash) ([]merkle.Entry, error) {
 		return merkle.ReadDir(store, dir)
 	}
 }
@@ -50,7 +51,7 @@ func buildIndex(ctx context.Context, list lister, root merkle.Hash) (*treeIndex,
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		entries, err := list(ctx, path, dir)
+		entries, err := list(ctx, root, path, dir)
 		if err != nil {
 			return fmt.Errorf("index %q: %w", path, err)
 		}

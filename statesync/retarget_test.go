@@ -2,6 +2,7 @@ package statesync
 
 import (
 	"context"
+	"fmt"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -31,13 +32,19 @@ func twoVersions(t testing.TB, st merkle.NodeStore, files1, changes map[string][
 	return r1, buildTree(t, st, r1, changes)
 }
 
-func retargetFixture() (files1, changes, files2 map[string][]byte) {
-	files1 = genFiles(400, 3000, 3)
+// retargetFixture is n files (n >= 10) and a second version that removes, rewrites and adds
+// some, near both ends of the key space.
+func retargetFixture(n int) (files1, changes, files2 map[string][]byte) {
+	files1 = genFiles(n, 3000, 3)
+	last := n - 1 - (n-1)%7 + 6 // the last file of directory d06
+	if last >= n {
+		last -= 7
+	}
 	changes = map[string][]byte{
-		"state/d00/f000000": nil,                            // removed
-		"state/d03/f000003": []byte("rewritten"),            // changed
-		"state/new/file":    []byte("added after the move"), // added in a new directory
-		"state/d06/f000398": nil,
+		"state/d00/f000000":                   nil,                            // removed
+		"state/d03/f000003":                   []byte("rewritten"),            // changed
+		"state/new/file":                      []byte("added after the move"), // added in a new directory
+		fmt.Sprintf("state/d06/f%06d", last): nil,
 	}
 	files2 = map[string][]byte{}
 	for p, d := range files1 {
@@ -54,7 +61,7 @@ func retargetFixture() (files1, changes, files2 map[string][]byte) {
 }
 
 func TestTargetMovedMidSyncConvergesWithChangeProofs(t *testing.T) {
-	files1, changes, files2 := retargetFixture()
+	files1, changes, files2 := retargetFixture(400)
 	var root1, root2 merkle.Hash
 	var counters []*countingSource
 	c := newCluster(t, 3, func(st merkle.NodeStore) []merkle.Hash {
@@ -89,7 +96,7 @@ func TestTargetMovedMidSyncConvergesWithChangeProofs(t *testing.T) {
 }
 
 func TestServerWithoutOldRootFallsBackToRangeProofs(t *testing.T) {
-	files1, changes, files2 := retargetFixture()
+	files1, changes, files2 := retargetFixture(400)
 	var root1, root2 merkle.Hash
 	var counters []*countingSource
 	c := newCluster(t, 3, func(st merkle.NodeStore) []merkle.Hash {

@@ -1,0 +1,227 @@
+package statesync
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/hpfs/hpnode/hpfs"
+	"github.com/hpfs/hpnode/merkle"
+	"github.com/hpfs/hpnode/p2p"
+)
+
+// daemon is an in-process hpfsd (real pebble store, real FUSE mount) with its control socket.
+type daemon struct {
+	d      *hpfs.Daemon
+	socket string
+}
+
+// startHPFSD imports each directory of versions in turn (one committed version each) into a new
+// store, then mounts it and serves its control socket until the test ends.
+func startHPFSD(t testing.TB, versions ...string) *daemon {
+	t.Helper()
+	if _, err := os.Stat("/dev/fuse"); err != nil {
+		t.Fatalf("FUSE is required: %v", err)
+	}
+	dir := t.TempDir()
+	storeDir := filepath.Join(dir, "store")
+	opts := hpfs.StoreOptions{Dir: storeDir, Keep: 8, Logger: quietLogger()}
+	if len(versions) > 0 {
+		st, err := hpfs.OpenStore(opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, v := range versions {
+			if _, err := hpfs.Import(st, v, ""); err != nil {
+				st.Close()
+				t.Fatal(err)
+			}
+		}
+		if err := st.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d, err := hpfs.StartDaemon(hpfs.DaemonOptions{Store: opts, MountDir: filepath.Join(dir, "mnt")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	socket := filepath.Join(dir, "hpfsd.sock")
+	served := make(chan error, 1)
+	go func() { served <- d.ServeControl(ctx, socket) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-served; err != nil {
+			t.Errorf("serve control: %v", err)
+		}
+		if err := d.Close(); err != nil {
+			t.Errorf("close daemon: %v", err)
+		}
+	})
+	deadline := time.Now().Add(5 * time.Second)
+	for hpfs.Call(socket, hpfs.Request{Op: hpfs.OpStatus}, nil) != nil {
+		if time.Now().After(deadline) {
+			t.Fatal("hpfsd control socket never came up")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return &daemon{d: d, socket: socket}
+}
+
+func (d *daemon) head() merkle.Hash { return d.d.Store().Head().Root }
+
+// writeDir writes files (relative path -> content) under a new temporary directory.
+func writeDir(t testing.TB, files map[string][]byte) string {
+	t.Helper()
+	dir := t.TempDir()
+	for p, data := range files {
+		if data == nil {
+			continue
+		}
+		full := filepath.Join(dir, p)
+		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(full, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// hpfsdCluster starts n serving daemons holding the given versions, each behind a p2p node with
+// an HPFSSource server (wrap may replace a source), and a blank client daemon and node.
+func hpfsdCluster(t testing.TB, n int, wrap func(i int, s ProofSource) ProofSource, versions ...string) (servers []*daemon, client *daemon, node *p2p.Node) {
+	t.Helper()
+	var addrs []string
+	for i := range n {
+		d := startHPFSD(t, versions...)
+		var src ProofSource = NewHPFSSource(d.socket)
+		if wrap != nil {
+			src = wrap(i, src)
+		}
+		pn := startP2P(t)
+		NewServer(src, ServerConfig{Logger: quietLogger()}).Register(pn)
+		servers = append(servers, d)
+		addrs = append(addrs, pn.Addr().String())
+	}
+	client = startHPFSD(t)
+	node = startP2P(t, addrs...)
+	waitPeers(t, node, n)
+	return servers, client, node
+}
+
+// checkMounted compares the client's current view with files.
+func checkMounted(t testing.TB, d *daemon, files map[string][]byte) {
+	t.Helper()
+	for p, want := range files {
+		got, err := os.ReadFile(filepath.Join(d.d.MountDir(), hpfs.CurrentView, hpfs.StateDir, p))
+		if want == nil {
+			if err == nil {
+				t.Fatalf("%s exists after sync, want removed", p)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("read synced %s: %v", p, err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Fatalf("synced %s differs (%d bytes, want %d)", p, len(got), len(want))
+		}
+	}
+}
+
+func TestHPFSDBlankDaemonClonesThreeServers(t *testing.T) {
+	files := genFiles(120, 20_000, 5)
+	servers, client, node := hpfsdCluster(t, 3, nil, writeDir(t, files))
+	target := servers[0].head()
+	for _, s := range servers[1:] {
+		if s.head() != target {
+			t.Fatalf("servers disagree on the imported root: %s vs %s", s.head(), target)
+		}
+	}
+	cl := NewClient(node, NewHPFSSink(client.socket), Config{Logger: quietLogger(),
+		Scheduler: SchedulerConfig{MaxBytes: 512 << 10, MaxInFlight: 6}})
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	if err := cl.Run(ctx, target); err != nil {
+		t.Fatal(err)
+	}
+	if got := client.head(); got != target {
+		t.Fatalf("client head %s after sync, want %s", got, target)
+	}
+	checkMounted(t, client, files)
+}
+
+func TestHPFSDTargetMovedMidSyncAndFallback(t *testing.T) {
+	files1, _, files2 := retargetFixture(150)
+	v1, v2 := writeDir(t, files1), writeDir(t, files2)
+	for _, fallback := range []bool{false, true} {
+		name := map[bool]string{false: "change proofs", true: "fallback"}[fallback]
+		t.Run(name, func(t *testing.T) {
+			var counters []*countingSource
+			servers, client, node := hpfsdCluster(t, 3, func(_ int, s ProofSource) ProofSource {
+				cs := &countingSource{ProofSource: s}
+				if fallback {
+					cs.ProofSource = &forgetfulSource{ProofSource: s}
+				}
+				counters = append(counters, cs)
+				return cs
+			}, v1, v2)
+			root2 := servers[0].head()
+			var roots []hpfs.VersionInfo
+			if err := hpfs.Call(servers[0].socket, hpfs.Request{Op: hpfs.OpVersions}, &roots); err != nil {
+				t.Fatal(err)
+			}
+			var root1 merkle.Hash
+			for _, v := range roots {
+				if h, _ := merkle.ParseHash(v.Root); h != root2 && v.Seq > 0 {
+					root1 = h
+				}
+			}
+			if root1.IsZero() {
+				t.Fatalf("no first imported version among %+v", roots)
+			}
+			sink := &hookSink{ProofSink: NewHPFSSink(client.socket), n: 4}
+			cl := NewClient(node, sink, Config{Logger: quietLogger(),
+				Scheduler: SchedulerConfig{MaxBytes: 64 << 10, MaxInFlight: 3, PerPeer: 1}})
+			sink.hook = func() { cl.SetTarget(root2) }
+			ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+			defer cancel()
+			if err := cl.Run(ctx, root1); err != nil {
+				t.Fatal(err)
+			}
+			if got := client.head(); got != root2 {
+				t.Fatalf("client head %s, want %s", got, root2)
+			}
+			checkMounted(t, client, files2)
+			var ch, fb int64
+			for _, c := range counters {
+				ch += c.changes.Load()
+				fb += c.fallbacks.Load()
+			}
+			if fallback && (fb == 0 || ch != 0) || !fallback && (ch == 0 || fb != 0) {
+				t.Fatalf("change proofs %d, fallbacks %d", ch, fb)
+			}
+		})
+	}
+}
+
+// forgetfulSource serves only the newest root, as a server whose history was pruned.
+type forgetfulSource struct{ ProofSource }
+
+func (s *forgetfulSource) Roots(ctx context.Context) ([]merkle.Hash, error) {
+	roots, err := s.ProofSource.Roots(ctx)
+	return roots[:min(1, len(roots))], err
+}
+
+func (s *forgetfulSource) ChangeProof(ctx context.Context, base, root merkle.Hash, start, end merkle.Key, maxEntries, maxBytes int) (Proof, error) {
+	rp, err := s.ProofSource.RangeProof(ctx, root, start, end, maxEntries, maxBytes)
+	if err != nil {
+		return Proof{}, err
+	}
+	return fallbackProof(rp)
+}
