@@ -12,7 +12,7 @@ const (
 	CloseMaxPerHost       = "max_connections_per_host" // 1013: Config.MaxConnectionsPerHost reached
 	CloseIdleTimeout      = "idle_timeout"             // 1008: Config.IdleTimeout without a message
 	CloseTooManyBadMsgs   = "too_many_bad_messages"    // 1008: Config.MaxBadMsgsPerMin exceeded
-	CloseSendQueueFull    = "send_queue_full"          // 1008: the client does not read fast enough
+	CloseSendQueueFull    = "send_queue_full"          // logged only: the connection is dropped, its socket is full
 	CloseServerShutdown   = "server_shutdown"          // 1001: the node is stopping
 	CloseInternal         = "internal_error"           // 1011: the Backend failed the handshake
 )

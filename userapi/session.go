@@ -114,6 +114,12 @@ func (ss *session) closer() {
 	if reason != "" && code != websocket.StatusNormalClosure {
 		ss.s.log.Info("user session closed", "remote", ss.remote, "code", int(code), "reason", reason)
 	}
+	if reason == CloseSendQueueFull {
+		// Its socket is full: a close frame would wait behind the backlog the client is not
+		// reading, holding the session for the close handshake's 5 s. Drop it now.
+		_ = ss.c.CloseNow()
+		return
+	}
 	_ = ss.c.Close(code, reason)
 }
 

@@ -64,7 +64,7 @@ async function main() {
     const base = Date.now();
     const subs = [];
     for (let i = 0; i < inputCount; i++)
-        subs.push(client.submitContractInput('input-' + i, base + i));
+        subs.push(client.submitContractInput('input-' + i, base + i, 1000));
     const submitted = await Promise.all(subs);
     const statuses = await Promise.all(submitted.map(s => s.submissionStatus));
     const accepted = statuses.filter(s => s.status === 'accepted');
@@ -94,13 +94,13 @@ async function main() {
 
     // The seed tutorial's UNL change: an input carries a new key, the "contract" adds it.
     await waitFor(() => ledgers.length > 0, 'ledger events');
-    const chg = await client.submitContractInput('addunl:3', base + inputCount + 10);
+    const chg = await client.submitContractInput('addunl:3', base + inputCount + 10, 1000);
     if ((await chg.submissionStatus).status !== 'accepted') fail('addunl');
     await waitFor(() => unlChanges.length > 0, 'unl_change');
     if (unlChanges[0].length !== 4) fail('unl ' + JSON.stringify(unlChanges));
 
     // Outputs after the change verify against the new, larger trusted set.
-    const after = await client.submitContractInput('after-change', base + inputCount + 11);
+    const after = await client.submitContractInput('after-change', base + inputCount + 11, 1000);
     if ((await after.submissionStatus).status !== 'accepted') fail('after change');
     await waitFor(() => outputs.some(o => o.out === 'echo:after-change'), 'output after unl change');
 
