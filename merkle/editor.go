@@ -170,7 +170,7 @@ func (e *Editor) WriteFile(path string, mode uint32, size uint64, changed map[ui
 	leafSize := uint32(e.p.LeafSize)
 	switch {
 	case k == nil:
-		k = &edNode{entry: Entry{Name: name, Kind: KindFile}, file: &edFile{changed: map[uint64]Hash{}}}
+		k = &edNode{entry: Entry{Name: name, Kind: KindFile}, file: &edFile{changed: make(map[uint64]Hash, len(changed))}}
 	case k.entry.Kind == KindDir:
 		return fmt.Errorf("write %q: %w", path, ErrIsDir)
 	case k.entry.Kind != KindFile:
@@ -184,7 +184,7 @@ func (e *Editor) WriteFile(path string, mode uint32, size uint64, changed map[ui
 			return fmt.Errorf("write %q: file has leaf size %d, editor %d: %w", path, f.leafSize, leafSize, ErrInvalidArgument)
 		}
 		n := numLeaves(f.size, f.leafSize)
-		k = &edNode{entry: k.entry, file: &edFile{base: leafTree{root: f.root, n: n}, valid: n, changed: map[uint64]Hash{}}}
+		k = &edNode{entry: k.entry, file: &edFile{base: leafTree{root: f.root, n: n}, valid: n, changed: make(map[uint64]Hash, len(changed))}}
 	}
 	f := k.file
 	n := numLeaves(size, leafSize)
