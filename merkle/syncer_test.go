@@ -272,3 +272,54 @@ func TestChangeProofListsDeletions(t *testing.T) {
 		t.Fatalf("only %d deletions exercised", seen)
 	}
 }
+
+func TestSyncerSplitCoversRemainingExactly(t *testing.T) {
+	f := newFixture(t, 123, 300, 10, 4)
+	client := NewMemStore()
+	sy := NewSyncer(client, f.root, Params{LeafSize: 4})
+	if got := sy.Split(8); len(got) != 1 {
+		t.Fatalf("split before any proof: %v", got)
+	}
+	if err := sy.Apply(fetch(t, f.s, client, f.root, KeyRange{Start: Key{}}, 5)); err != nil {
+		t.Fatal(err)
+	}
+	pieces := sy.Split(8)
+	if len(pieces) < 4 {
+		t.Fatalf("split into %d pieces", len(pieces))
+	}
+	// The pieces are ordered, disjoint, and cover exactly the remaining keys of the tree.
+	rem := sy.Remaining()
+	for _, k := range f.keys {
+		inRem := false
+		for _, r := range rem {
+			inRem = inRem || (bounds{r.Start, r.End}).has(k)
+		}
+		n := 0
+		for _, p := range pieces {
+			if (bounds{p.Start, p.End}).has(k) {
+				n++
+			}
+		}
+		if (n == 1) != inRem || n > 1 {
+			t.Fatalf("key %s in %d pieces, remaining=%v", k, n, inRem)
+		}
+	}
+	// Syncing piece by piece, in reverse order, completes.
+	for i := len(pieces) - 1; i >= 0; i-- {
+		p := pieces[i]
+		for {
+			v := fetch(t, f.s, client, f.root, p, 7)
+			if err := sy.Apply(v); err != nil {
+				t.Fatal(err)
+			}
+			if v.Complete {
+				break
+			}
+			p.Start = next(v.End)
+		}
+	}
+	if !sy.Done() {
+		t.Fatalf("not done after all pieces: %v", sy.Remaining())
+	}
+	assertHolds(t, client, f.root)
+}
