@@ -345,17 +345,15 @@ func decodeBSONMsg(data []byte) (clientMsg, error) {
 		if f, err := bsonString(r, "filter_by"); err != nil || f != "seq_no" {
 			return c, fmt.Errorf("%w: filter_by must be \"seq_no\"", errBadFormat)
 		}
-		pv, err := r.LookupErr("params")
-		params, ok := pv.DocumentOK()
-		if err != nil || !ok {
+		params, ok := r.Lookup("params").DocumentOK() // a missing key is the zero RawValue: !ok
+		if !ok {
 			return c, fmt.Errorf("%w: params is not a document", errBadFormat)
 		}
 		if c.Seq, err = bsonUint(params, "seq_no"); err != nil {
 			return c, err
 		}
-		iv, err := r.LookupErr("include")
-		ia, ok := iv.ArrayOK()
-		if err != nil || !ok {
+		ia, ok := r.Lookup("include").ArrayOK()
+		if !ok {
 			return c, fmt.Errorf("%w: include is not an array", errBadFormat)
 		}
 		vals, err := ia.Values()
