@@ -207,3 +207,47 @@ func FuzzVerifyRecord(f *testing.F) {
 		}
 	})
 }
+
+func TestHardStateRoundTrip(t *testing.T) {
+	for _, h := range []HardState{{Seq: 4, Round: 2}, {Seq: 9, Round: 3, Locked: true, LockRound: 1, Lock: sampleValue()}} {
+		b, _ := h.MarshalBinary()
+		var got HardState
+		if err := got.UnmarshalBinary(b); err != nil {
+			t.Fatal(err)
+		}
+		if got.Seq != h.Seq || got.Round != h.Round || got.Locked != h.Locked || got.LockRound != h.LockRound || got.Lock.Hash() != h.Lock.Hash() {
+			t.Fatalf("round trip: %+v, want %+v", got, h)
+		}
+		if err := got.UnmarshalBinary(b[:len(b)-1]); !errors.Is(err, ErrMalformed) {
+			t.Fatalf("truncated hard state: %v", err)
+		}
+	}
+}
+
+func TestSummaryMatchesRecord(t *testing.T) {
+	r := Record{Seq: 3, Prev: Hash{1}, Value: sampleValue()}
+	s := r.Summary()
+	if s.Hash != r.Hash() || s.SeqNo != 3 || s.PrevHash != r.Prev || s.UserHash != UserHash(r.Value.Users) || s.UserHash.IsZero() {
+		t.Fatalf("summary %+v", s)
+	}
+	empty := Record{Value: Value{}}
+	if es := empty.Summary(); !es.UserHash.IsZero() || !es.InputHash.IsZero() {
+		t.Fatal("empty user and input lists must hash to zero, as HotPocket's get_list_hash does")
+	}
+}
+
+func FuzzHardStateUnmarshal(f *testing.F) {
+	h := HardState{Seq: 9, Round: 3, Locked: true, LockRound: 1, Lock: sampleValue()}
+	b, _ := h.MarshalBinary()
+	f.Add(b)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var h HardState
+		if h.UnmarshalBinary(b) != nil {
+			return
+		}
+		again, _ := h.MarshalBinary()
+		if !bytes.Equal(again, b) {
+			t.Fatal("hard state encoding is not canonical")
+		}
+	})
+}

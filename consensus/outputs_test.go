@@ -6,7 +6,7 @@ import (
 )
 
 func TestOutputTreeFoldsToRootForEveryUser(t *testing.T) {
-	for _, users := range []int{1, 2, 15, 16, 17, 40, 300} {
+	for _, users := range []int{1, 2, 15, 16, 17, 40, 257} {
 		var outs []UserOutputs
 		for i := 0; i < users; i++ {
 			var u PubKey

@@ -171,3 +171,31 @@ func (r *Record) UnmarshalBinary(b []byte) error {
 	*r = *decodeRecord(&d)
 	return d.done("record")
 }
+
+// Summary is the ledger as HotPocket's users see it (ledger_created events, lcl, ledger_query).
+type Summary struct {
+	SeqNo      uint64
+	Timestamp  uint64
+	Hash       Hash
+	PrevHash   Hash
+	StateHash  Hash
+	ConfigHash Hash // patch.cfg hash
+	UserHash   Hash
+	InputHash  Hash
+	OutputHash Hash
+}
+
+// Summary returns the user-facing fields of the record.
+func (r *Record) Summary() Summary {
+	return Summary{
+		SeqNo:      r.Seq,
+		Timestamp:  r.Value.Time,
+		Hash:       r.Hash(),
+		PrevHash:   r.Prev,
+		StateHash:  r.Value.Result.StateHash,
+		ConfigHash: r.Value.Result.PatchHash,
+		UserHash:   UserHash(r.Value.Users),
+		InputHash:  InputListHash(r.Value.Inputs),
+		OutputHash: r.Value.Result.OutputHash,
+	}
+}
