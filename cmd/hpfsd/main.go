@@ -19,7 +19,7 @@ func main() {
 		SilenceErrors: true,
 	}
 	root.AddCommand(serveCmd(), rwCmd(), roCmd(), hashCmd(), lsCmd(), versionsCmd(), diffCmd(),
-		statusCmd(), importCmd(), exportCmd())
+		statusCmd(), importCmd(), exportCmd(), benchCmd())
 	if err := root.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "hpfsd:", err)
 		os.Exit(1)

@@ -1,0 +1,361 @@
+package fsbench
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"text/tabwriter"
+	"time"
+
+	"github.com/hanwen/go-fuse/v2/fs"
+
+	"github.com/hpfs/hpnode/hpfs"
+	"github.com/hpfs/hpnode/merkle"
+)
+
+// Options configures Run.
+type Options struct {
+	Dir      string    // scratch directory; everything is created below it and removed after
+	Out      io.Writer // where the table goes
+	Versions int       // versions behind the ro-open workload; 0 means 10,000
+	Files    int       // files in the state of the one-change commit workload; 0 means 100,000
+}
+
+type workload struct {
+	name   string
+	run    func(dir string, after func() error) (Result, error)
+	commit bool // hpfsd: run in its own rw session and commit inside the timing
+	target string
+	hpfs05 string
+}
+
+var workloads = []workload{
+	{"seq 100 MiB", seq, true, "≥ 400 MB/s, ≥ 0.7× loopback", "58–100 MB/s"},
+	{"rand5 (+commit)", rand5, true, "≤ 40 µs", "1250–1280 µs"},
+	{"create 2000 (+commit)", create(2000), true, "≥ 6000/s, ≥ 1.5× loopback", "3800–4100/s"},
+	{"create 20000 (+commit)", create(20000), true, "≥ 6000/s, ≥ 1.5× loopback", "3800–4100/s"},
+	{"stat 2000", stat(2000), false, "≥ 30000/s", "~15000/s"},
+	{"stat 20000", stat(20000), false, "≥ 30000/s", "~15000/s"},
+	{"read4k", read4k, false, "≤ 25 µs", "37–43 µs"},
+}
+
+func nothing() error { return nil }
+
+// Run measures every workload and writes the table to opts.Out.
+func Run(opts Options) error {
+	if opts.Dir == "" {
+		return errors.New("fsbench: Dir is empty")
+	}
+	if opts.Versions == 0 {
+		opts.Versions = 10000
+	}
+	if opts.Files == 0 {
+		opts.Files = 100000
+	}
+	if err := os.MkdirAll(opts.Dir, 0o755); err != nil {
+		return err
+	}
+	defer os.RemoveAll(opts.Dir)
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+
+	native := filepath.Join(opts.Dir, "native")
+	if err := os.MkdirAll(native, 0o755); err != nil {
+		return err
+	}
+	nat, err := runAll(native, func(w workload) (func() error, func() error, error) { return nothing, nothing, nil })
+	if err != nil {
+		return fmt.Errorf("native: %w", err)
+	}
+	loop, err := runLoopback(opts.Dir)
+	if err != nil {
+		return fmt.Errorf("loopback: %w", err)
+	}
+	hp, extra, err := runHpfsd(opts, log)
+	if err != nil {
+		return fmt.Errorf("hpfsd: %w", err)
+	}
+	w := tabwriter.NewWriter(opts.Out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "workload\tnative\tgo-fuse loopback\thpfsd rw/state\thpfsd vs native\thpfsd vs loopback\ttarget\thpfs 0.5.0")
+	for i, wl := range workloads {
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", wl.name, nat[i], loop[i], hp[i],
+			ratio(hp[i], nat[i]), ratio(hp[i], loop[i]), wl.target, wl.hpfs05)
+	}
+	for _, e := range extra {
+		fmt.Fprintf(w, "%s\t—\t—\t%s\t—\t—\t%s\t%s\n", e.name, e.res, e.target, e.hpfs05)
+	}
+	fmt.Fprintln(w, "(ratios are speed factors: > 1× means hpfsd is faster)")
+	return w.Flush()
+}
+
+// ratio is how many times faster a is than b.
+func ratio(a, b Result) string {
+	if a.Value == 0 || b.Value == 0 {
+		return "—"
+	}
+	if a.HigherBetter {
+		return fmt.Sprintf("%.2f×", a.Value/b.Value)
+	}
+	return fmt.Sprintf("%.2f×", b.Value/a.Value)
+}
+
+// runAll runs every workload in dir; setup returns the hook run inside the timing after the work
+// and one run after the measurement.
+func runAll(dir string, setup func(w workload) (after, done func() error, err error)) ([]Result, error) {
+	out := make([]Result, len(workloads))
+	for i, wl := range workloads {
+		after, done, err := setup(wl)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", wl.name, err)
+		}
+		if out[i], err = wl.run(dir, after); err != nil {
+			return nil, fmt.Errorf("%s: %w", wl.name, err)
+		}
+		if err := done(); err != nil {
+			return nil, fmt.Errorf("%s: %w", wl.name, err)
+		}
+	}
+	return out, nil
+}
+
+func runLoopback(base string) ([]Result, error) {
+	src, mnt := filepath.Join(base, "loop-src"), filepath.Join(base, "loop-mnt")
+	for _, d := range []string{src, mnt} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return nil, err
+		}
+	}
+	root, err := fs.NewLoopbackRoot(src)
+	if err != nil {
+		return nil, err
+	}
+	srv, err := fs.Mount(mnt, root, nil) // go-fuse's defaults: the loopback as shipped
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		srv.Unmount()
+		srv.Wait()
+	}()
+	return runAll(mnt, func(w workload) (func() error, func() error, error) { return nothing, nothing, nil })
+}
+
+type extraResult struct {
+	name, target, hpfs05 string
+	res                  Result
+}
+
+func runHpfsd(opts Options, log *slog.Logger) ([]Result, []extraResult, error) {
+	d, err := hpfs.StartDaemon(hpfs.DaemonOptions{
+		Store:    hpfs.StoreOptions{Dir: filepath.Join(opts.Dir, "hpfs-store"), Logger: log},
+		MountDir: filepath.Join(opts.Dir, "hpfs-mnt"),
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	defer d.Close()
+	state := filepath.Join(d.MountDir(), hpfs.RWView, hpfs.StateDir)
+	inSession := false
+	res, err := runAll(state, func(w workload) (func() error, func() error, error) {
+		if w.commit || !inSession {
+			if inSession {
+				if err := d.RollbackRW(); err != nil {
+					return nil, nil, err
+				}
+			}
+			if _, err := d.BeginRW(); err != nil {
+				return nil, nil, err
+			}
+			inSession = true
+		}
+		if !w.commit {
+			return nothing, nothing, nil
+		}
+		commit := func() error {
+			_, err := d.CommitRW()
+			inSession = false
+			return err
+		}
+		return commit, nothing, nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	if inSession {
+		if err := d.RollbackRW(); err != nil {
+			return nil, nil, err
+		}
+	}
+	begin, err := measureBegin(d)
+	if err != nil {
+		return nil, nil, fmt.Errorf("rw begin: %w", err)
+	}
+	extra := []extraResult{{"rw begin (median of 200)", "< 5 ms", "~1 s (rw+hmap, 46k records)", begin}}
+	ro, err := measureROOpen(opts, log)
+	if err != nil {
+		return nil, nil, fmt.Errorf("ro open: %w", err)
+	}
+	extra = append(extra, extraResult{fmt.Sprintf("ro open, %d versions behind", opts.Versions), "< 5 ms", "~1 s at 46k records", ro})
+	c, err := measureOneChangeCommit(opts, log)
+	if err != nil {
+		return nil, nil, fmt.Errorf("one-change commit: %w", err)
+	}
+	extra = append(extra, extraResult{fmt.Sprintf("commit 1 changed file, %d-file state", opts.Files), "< 10 ms", "—", c})
+	return res, extra, nil
+}
+
+func median(ds []time.Duration) Result {
+	sort.Slice(ds, func(i, j int) bool { return ds[i] < ds[j] })
+	return Result{Value: float64(ds[len(ds)/2].Microseconds()) / 1000, Unit: "ms"}
+}
+
+// measureBegin times BeginRW plus the first stat of rw/state (the session is usable then).
+func measureBegin(d *hpfs.Daemon) (Result, error) {
+	var ds []time.Duration
+	for range 200 {
+		start := time.Now()
+		if _, err := d.BeginRW(); err != nil {
+			return Result{}, err
+		}
+		if _, err := os.Stat(filepath.Join(d.MountDir(), hpfs.RWView, hpfs.StateDir)); err != nil {
+			return Result{}, err
+		}
+		ds = append(ds, time.Since(start))
+		if err := d.RollbackRW(); err != nil {
+			return Result{}, err
+		}
+	}
+	return median(ds), nil
+}
+
+// measureROOpen builds opts.Versions versions (one small change each), then times opening a
+// read-only session at the oldest one and the first stat inside it.
+func measureROOpen(opts Options, log *slog.Logger) (Result, error) {
+	dir := filepath.Join(opts.Dir, "ro-store")
+	st, err := hpfs.OpenStore(hpfs.StoreOptions{Dir: dir, Keep: opts.Versions + 10, Logger: log})
+	if err != nil {
+		return Result{}, err
+	}
+	p := st.Params()
+	for i := range opts.Versions {
+		ov := hpfs.NewOverlay(st)
+		ed, err := merkle.NewEditor(ov, st.Head().Root, p)
+		if err != nil {
+			st.Close()
+			return Result{}, err
+		}
+		data := []byte(fmt.Sprintf("version %d", i))
+		h := merkle.LeafHash(data)
+		ov.PutLeaf(h, data)
+		if err := ed.WriteFile("state/counter", 0o644, uint64(len(data)), map[uint64]merkle.Hash{0: h}); err != nil {
+			st.Close()
+			return Result{}, err
+		}
+		root, err := ed.Commit()
+		if err != nil {
+			st.Close()
+			return Result{}, err
+		}
+		if _, err := st.Commit(root, ov); err != nil {
+			st.Close()
+			return Result{}, err
+		}
+	}
+	oldest := st.Versions()[1].Root
+	if err := st.Close(); err != nil {
+		return Result{}, err
+	}
+	d, err := hpfs.StartDaemon(hpfs.DaemonOptions{
+		Store:    hpfs.StoreOptions{Dir: dir, Keep: opts.Versions + 10, Logger: log},
+		MountDir: filepath.Join(opts.Dir, "ro-mnt"),
+	})
+	if err != nil {
+		return Result{}, err
+	}
+	defer d.Close()
+	var ds []time.Duration
+	for i := range 200 {
+		name := fmt.Sprintf("s%d", i)
+		start := time.Now()
+		if _, err := d.OpenRO(name, &oldest); err != nil {
+			return Result{}, err
+		}
+		if _, err := os.Stat(filepath.Join(d.MountDir(), name, hpfs.StateDir, "counter")); err != nil {
+			return Result{}, err
+		}
+		ds = append(ds, time.Since(start))
+		if err := d.CloseRO(name); err != nil {
+			return Result{}, err
+		}
+	}
+	return median(ds), nil
+}
+
+// measureOneChangeCommit builds a state of opts.Files files (1,000 per directory), then times
+// commits of sessions that each rewrite one small file through the mount.
+func measureOneChangeCommit(opts Options, log *slog.Logger) (Result, error) {
+	dir := filepath.Join(opts.Dir, "big-store")
+	st, err := hpfs.OpenStore(hpfs.StoreOptions{Dir: dir, Logger: log})
+	if err != nil {
+		return Result{}, err
+	}
+	ov := hpfs.NewOverlay(st)
+	ed, err := merkle.NewEditor(ov, st.Head().Root, st.Params())
+	if err != nil {
+		st.Close()
+		return Result{}, err
+	}
+	for i := range opts.Files {
+		if i%1000 == 0 {
+			if err := ed.Mkdir(fmt.Sprintf("state/d%d", i/1000), 0o755); err != nil {
+				st.Close()
+				return Result{}, err
+			}
+		}
+		data := []byte(fmt.Sprintf("file %d", i))
+		h := merkle.LeafHash(data)
+		ov.PutLeaf(h, data)
+		if err := ed.WriteFile(fmt.Sprintf("state/d%d/f%d", i/1000, i), 0o644, uint64(len(data)), map[uint64]merkle.Hash{0: h}); err != nil {
+			st.Close()
+			return Result{}, err
+		}
+	}
+	root, err := ed.Commit()
+	if err == nil {
+		_, err = st.Commit(root, ov)
+	}
+	if cerr := st.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return Result{}, err
+	}
+	d, err := hpfs.StartDaemon(hpfs.DaemonOptions{
+		Store:    hpfs.StoreOptions{Dir: dir, Logger: log},
+		MountDir: filepath.Join(opts.Dir, "big-mnt"),
+	})
+	if err != nil {
+		return Result{}, err
+	}
+	defer d.Close()
+	var ds []time.Duration
+	for i := range 30 {
+		if _, err := d.BeginRW(); err != nil {
+			return Result{}, err
+		}
+		dirIdx := (opts.Files - 1) / 1000 / 2
+		p := filepath.Join(d.MountDir(), hpfs.RWView, hpfs.StateDir, fmt.Sprintf("d%d", dirIdx), fmt.Sprintf("f%d", dirIdx*1000+i))
+		if err := os.WriteFile(p, []byte(fmt.Sprintf("changed %d", i)), 0o644); err != nil {
+			return Result{}, err
+		}
+		start := time.Now()
+		if _, err := d.CommitRW(); err != nil {
+			return Result{}, err
+		}
+		ds = append(ds, time.Since(start))
+	}
+	return median(ds), nil
+}

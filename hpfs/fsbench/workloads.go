@@ -1,0 +1,146 @@
+package fsbench
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// Result is one measured number.
+type Result struct {
+	Value        float64
+	Unit         string
+	HigherBetter bool
+}
+
+func (r Result) String() string {
+	if r.Value >= 100 {
+		return fmt.Sprintf("%.0f %s", r.Value, r.Unit)
+	}
+	return fmt.Sprintf("%.1f %s", r.Value, r.Unit)
+}
+
+// Workloads of fsbench.py, in Go. Each takes the directory to work in and a hook run after the
+// work and inside the timing (hpfsd's commit; nothing for native and loopback).
+func seq(dir string, after func() error) (Result, error) {
+	buf := make([]byte, 128<<10)
+	fillRandom(rand.New(rand.NewPCG(1, 1)), buf)
+	start := time.Now()
+	f, err := os.OpenFile(filepath.Join(dir, "seq.bin"), os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return Result{}, err
+	}
+	for range 800 {
+		if _, err := f.Write(buf); err != nil {
+			f.Close()
+			return Result{}, err
+		}
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return Result{}, err
+	}
+	if err := f.Close(); err != nil {
+		return Result{}, err
+	}
+	if err := after(); err != nil {
+		return Result{}, err
+	}
+	secs := time.Since(start).Seconds()
+	return Result{Value: 100 * 1.048576 / secs, Unit: "MB/s", HigherBetter: true}, nil
+}
+
+func rand5(dir string, after func() error) (Result, error) {
+	r := rand.New(rand.NewPCG(1, 2))
+	f, err := os.OpenFile(filepath.Join(dir, "rand.bin"), os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return Result{}, err
+	}
+	defer f.Close()
+	if err := f.Truncate(64 << 20); err != nil {
+		return Result{}, err
+	}
+	hello := []byte("Hello")
+	start := time.Now()
+	for range 5000 {
+		if _, err := f.WriteAt(hello, r.Int64N(64<<20)); err != nil {
+			return Result{}, err
+		}
+	}
+	if err := f.Sync(); err != nil {
+		return Result{}, err
+	}
+	if err := after(); err != nil {
+		return Result{}, err
+	}
+	return Result{Value: time.Since(start).Seconds() / 5000 * 1e6, Unit: "µs/op"}, nil
+}
+
+func create(n int) func(dir string, after func() error) (Result, error) {
+	return func(dir string, after func() error) (Result, error) {
+		d := filepath.Join(dir, fmt.Sprintf("many%d", n))
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return Result{}, err
+		}
+		data := make([]byte, 4096)
+		for i := range data {
+			data[i] = 'x'
+		}
+		start := time.Now()
+		for i := range n {
+			f, err := os.OpenFile(filepath.Join(d, fmt.Sprintf("f%d", i)), os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+			if err != nil {
+				return Result{}, err
+			}
+			if _, err := f.Write(data); err != nil {
+				f.Close()
+				return Result{}, err
+			}
+			if err := f.Close(); err != nil {
+				return Result{}, err
+			}
+		}
+		if err := after(); err != nil {
+			return Result{}, err
+		}
+		return Result{Value: float64(n) / time.Since(start).Seconds(), Unit: "files/s", HigherBetter: true}, nil
+	}
+}
+
+func stat(n int) func(dir string, after func() error) (Result, error) {
+	return func(dir string, after func() error) (Result, error) {
+		d := filepath.Join(dir, fmt.Sprintf("many%d", n))
+		start := time.Now()
+		for i := range n {
+			if _, err := os.Stat(filepath.Join(d, fmt.Sprintf("f%d", i))); err != nil {
+				return Result{}, err
+			}
+		}
+		return Result{Value: float64(n) / time.Since(start).Seconds(), Unit: "stats/s", HigherBetter: true}, nil
+	}
+}
+
+func read4k(dir string, after func() error) (Result, error) {
+	r := rand.New(rand.NewPCG(2, 2))
+	f, err := os.Open(filepath.Join(dir, "rand.bin"))
+	if err != nil {
+		return Result{}, err
+	}
+	defer f.Close()
+	buf := make([]byte, 4096)
+	start := time.Now()
+	for range 5000 {
+		if _, err := f.ReadAt(buf, r.Int64N(16384)*4096); err != nil {
+			return Result{}, err
+		}
+	}
+	return Result{Value: time.Since(start).Seconds() / 5000 * 1e6, Unit: "µs/op"}, nil
+}
+
+func fillRandom(r *rand.Rand, b []byte) {
+	for i := range b {
+		b[i] = byte(r.Uint32())
+	}
+}
