@@ -3,6 +3,7 @@ package contractexec
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"slices"
@@ -234,40 +235,60 @@ func TestABIReadonlyRequest(t *testing.T) {
 	})
 }
 
+// TestABIPostExecScript: a contract leaves post_exec.sh in its state dir; after the round it runs
+// with one argument "<seq> <hash>" and, exiting 0, is deleted.
 func TestABIPostExecScript(t *testing.T) {
 	forKinds(t, func(t *testing.T, k contractKind) {
-		for _, tc := range []struct {
-			code    string
-			outcome PostExecOutcome
-			exists  bool
-			err     bool
-		}{
-			{"0", PostExecDeleted, false, false},
-			{"5", PostExecKept, true, false},
-			{"125", PostExecKept, true, false},
-			{"1", PostExecFailed, true, true},
-			{"2", PostExecFailed, true, true},
-			{"126", PostExecFailed, true, true},
-		} {
-			dir := newContractDir(t)
-			s := baseSpec(t, k, dir)
-			s.Users = []User{{PublicKey: testKey(1), Inputs: inputs("postexec:" + tc.code)}}
-			res := run(t, s)
-			if got := frames(res, 0); !slices.Equal(got, []string{reply(k, "postexec:written")}) {
-				t.Fatalf("frames %q (%s)", got, res.Summary())
-			}
-			out, err := RunPostExec(context.Background(), dir, s.LCLSeq, s.LCLHash, 10*time.Second)
-			if out != tc.outcome || (err != nil) != tc.err {
-				t.Fatalf("exit %s: outcome %v err %v, want %v err=%v", tc.code, out, err, tc.outcome, tc.err)
-			}
-			if b, _ := os.ReadFile(filepath.Join(dir, "post_exec.out")); string(b) != "42 "+s.LCLHash+"\n" {
-				t.Fatalf("post_exec.sh got argument %q, want one argument \"<seq> <hash>\"", b)
-			}
-			if _, err := os.Stat(filepath.Join(dir, PostExecScript)); (err == nil) != tc.exists {
-				t.Fatalf("exit %s: script exists=%v, want %v", tc.code, err == nil, tc.exists)
-			}
+		dir := newContractDir(t)
+		s := baseSpec(t, k, dir)
+		s.Users = []User{{PublicKey: testKey(1), Inputs: inputs("postexec:0")}}
+		res := run(t, s)
+		if got := frames(res, 0); !slices.Equal(got, []string{reply(k, "postexec:written")}) || !res.Completed() {
+			t.Fatalf("frames %q (%s)", got, res.Summary())
+		}
+		out, err := RunPostExec(context.Background(), dir, s.LCLSeq, s.LCLHash, 10*time.Second)
+		if out != PostExecDeleted || err != nil {
+			t.Fatalf("outcome %v err %v", out, err)
+		}
+		if b, _ := os.ReadFile(filepath.Join(dir, "post_exec.out")); string(b) != "42 "+s.LCLHash+"\n" {
+			t.Fatalf("post_exec.sh got argument %q, want one argument \"<seq> <hash>\"", b)
+		}
+		if _, err := os.Stat(filepath.Join(dir, PostExecScript)); err == nil {
+			t.Fatal("post_exec.sh exited 0 but was not deleted")
 		}
 	})
+}
+
+// TestPostExecExitCodes: 0 deletes the script, 3..125 keep it, anything else is an error.
+func TestPostExecExitCodes(t *testing.T) {
+	for _, tc := range []struct {
+		code    string
+		outcome PostExecOutcome
+		exists  bool
+	}{
+		{"0", PostExecDeleted, false},
+		{"3", PostExecKept, true},
+		{"5", PostExecKept, true},
+		{"125", PostExecKept, true},
+		{"1", PostExecFailed, true},
+		{"2", PostExecFailed, true},
+		{"126", PostExecFailed, true},
+		{"255", PostExecFailed, true},
+	} {
+		dir := t.TempDir()
+		script := filepath.Join(dir, PostExecScript)
+		os.WriteFile(script, []byte("#!/bin/sh\nexit "+tc.code+"\n"), 0o755)
+		out, err := RunPostExec(context.Background(), dir, 1, "00", 10*time.Second)
+		if out != tc.outcome || (err != nil) != (tc.outcome == PostExecFailed) {
+			t.Errorf("exit %s: outcome %v err %v, want %v", tc.code, out, err, tc.outcome)
+		}
+		if tc.outcome == PostExecFailed && !errors.Is(err, ErrPostExec) {
+			t.Errorf("exit %s: err %v does not wrap ErrPostExec", tc.code, err)
+		}
+		if _, err := os.Stat(script); (err == nil) != tc.exists {
+			t.Errorf("exit %s: script exists=%v, want %v", tc.code, err == nil, tc.exists)
+		}
+	}
 }
 
 func TestPostExecAbsentRunsNothing(t *testing.T) {

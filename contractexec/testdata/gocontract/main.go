@@ -163,7 +163,7 @@ func main() {
 	case "escape":
 		// A child in its own session, out of reach of the process-group kill, keeps the user
 		// socket open for a while after the contract exits.
-		cmd := exec.Command("sleep", "4")
+		cmd := exec.Command("sleep", "10")
 		cmd.Stdout = users[0].out
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 		cmd.Start()
