@@ -129,7 +129,7 @@ func (n *Node) handshakeDialer(ctx context.Context, conn *quic.Conn) (*peer, err
 		return nil, fmt.Errorf("%w: write auth: %w", ErrHandshake, asRefusal(err))
 	}
 	str.SetDeadline(time.Time{})
-	return n.newPeer(conn, str, key, true), nil
+	return n.newPeer(conn, str, key, true, mine), nil
 }
 
 // serveInbound runs the listener's half of the handshake on an accepted
@@ -265,7 +265,7 @@ func (n *Node) handshakeListener(ctx context.Context, conn *quic.Conn) (*peer, e
 		return nil, err
 	}
 	str.SetDeadline(time.Time{})
-	return n.newPeer(conn, str, key, false), nil
+	return n.newPeer(conn, str, key, false, theirs), nil
 }
 
 // readHello reads the peer's hello (or its refusal) and checks the contract

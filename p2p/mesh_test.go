@@ -87,6 +87,18 @@ func TestPreferIsSymmetric(t *testing.T) {
 	if !nHi.prefer(xAtHi, yAtHi) || nHi.prefer(yAtHi, xAtHi) {
 		t.Fatal("high-key node does not keep its inbound connection")
 	}
+	// Two connections dialed by lo: both ends keep the later dial, whatever
+	// order they registered them in.
+	early, late := hello{UnixMilli: 100, Challenge: [32]byte{9}}, hello{UnixMilli: 200}
+	e1, l1 := &peer{id: hi, outbound: true, dialedAt: early.UnixMilli, dialerCh: early.Challenge}, &peer{id: hi, outbound: true, dialedAt: late.UnixMilli}
+	e2, l2 := &peer{id: lo, dialedAt: early.UnixMilli, dialerCh: early.Challenge}, &peer{id: lo, dialedAt: late.UnixMilli}
+	if !nLo.prefer(l1, e1) || nLo.prefer(e1, l1) || !nHi.prefer(l2, e2) || nHi.prefer(e2, l2) {
+		t.Fatal("same-direction duplicates not resolved to the later dial on both ends")
+	}
+	tie1, tie2 := &peer{outbound: true, dialedAt: 5, dialerCh: [32]byte{1}}, &peer{outbound: true, dialedAt: 5, dialerCh: [32]byte{2}}
+	if nLo.prefer(tie1, tie2) || !nLo.prefer(tie2, tie1) {
+		t.Fatal("equal dial times not ordered by challenge")
+	}
 }
 
 // TestReconnectsAfterPeerRestart: a peer that goes away and comes back on

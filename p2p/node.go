@@ -1,6 +1,7 @@
 package p2p
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/tls"
@@ -375,10 +376,8 @@ func (n *Node) ban(id PeerID) {
 	n.mu.Unlock()
 }
 
-// register admits an authenticated peer, resolving duplicates: of two
-// connections between the same pair, both ends keep the one dialed by the
-// lower key, so they agree without talking. Two connections in the same
-// direction mean the older one is stale (the peer restarted): keep the new.
+// register admits an authenticated peer, resolving duplicates (see
+// prefer) so that both ends keep the same connection without talking.
 func (n *Node) register(p *peer) error {
 	n.mu.Lock()
 	if n.closed {
@@ -406,10 +405,18 @@ func (n *Node) register(p *peer) error {
 	return nil
 }
 
-// prefer reports whether connection a should replace b (same peer).
+// prefer reports whether connection a should replace b (same peer). Both
+// ends of a pair compute the same answer from data both hold:
+//   - dialed in opposite directions: keep the one dialed by the lower key;
+//   - dialed in the same direction (the dialer raced itself, or restarted
+//     and the old connection is not yet timed out): keep the later dial by
+//     the dialer's hello time, then by its challenge.
 func (n *Node) prefer(a, b *peer) bool {
 	if a.outbound == b.outbound {
-		return true
+		if a.dialedAt != b.dialedAt {
+			return a.dialedAt > b.dialedAt
+		}
+		return bytes.Compare(a.dialerCh[:], b.dialerCh[:]) > 0
 	}
 	lowDials := n.id.Less(a.id) // true: this node has the lower key, keep our outbound
 	return a.outbound == lowDials

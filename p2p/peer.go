@@ -22,6 +22,11 @@ type peer struct {
 	conn     *quic.Conn
 	ctrl     *quic.Stream
 	outbound bool
+	// dialedAt and dialerCh come from the dialer's hello, so both ends of
+	// the connection know them: they order two connections dialed in the
+	// same direction identically on both sides.
+	dialedAt uint64
+	dialerCh [32]byte
 	// msgq feeds the message stream (application kinds: consensus, NPL);
 	// ctrlq feeds the control stream (gossip, pings). Separate streams, so
 	// a burst of peer records never sits in front of a proposal.
@@ -46,10 +51,11 @@ type outMsg struct {
 	frame []byte
 }
 
-func (n *Node) newPeer(conn *quic.Conn, ctrl *quic.Stream, id PeerID, outbound bool) *peer {
+func (n *Node) newPeer(conn *quic.Conn, ctrl *quic.Stream, id PeerID, outbound bool, dialer hello) *peer {
 	ctx, cancel := context.WithCancel(n.ctx)
 	return &peer{
 		n: n, id: id, conn: conn, ctrl: ctrl, outbound: outbound,
+		dialedAt: dialer.UnixMilli, dialerCh: dialer.Challenge,
 		msgq:  make(chan outMsg, n.cfg.SendQueue),
 		ctrlq: make(chan outMsg, 64),
 		lim:   newLimiter(n.cfg.BytesPerMinute, n.cfg.BadPerMinute, n.cfg.Now()),
