@@ -5,7 +5,9 @@ import (
 	"encoding/hex"
 	"fmt"
 	"testing"
+	"time"
 
+	"github.com/coder/websocket"
 	"go.mongodb.org/mongo-driver/v2/bson"
 )
 
@@ -280,5 +282,70 @@ func TestReadRequests(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestEventsDuringConnectionChurn: the Backend emits statuses, outputs and ledger events without
+// pause while users connect, subscribe and disconnect; nothing races, blocks or panics, and a
+// user that stays connected receives every ledger event, in order.
+func TestEventsDuringConnectionChurn(t *testing.T) {
+	b := newTestBackend(3)
+	ts := startServer(t, b, nil)
+	stayer := connect(t, ts.url, userKey(1), BSON)
+	stayer.sendMsg(bson.D{{Key: "type", Value: "subscription"}, {Key: "channel", Value: "ledger_event"}, {Key: "enabled", Value: true}})
+	stillServes(t, stayer)
+
+	seqs := make(chan float64, 1<<16)
+	readErr := make(chan error, 1)
+	go func() {
+		for {
+			m, err := stayer.tryRecv(30 * time.Second)
+			if err != nil {
+				readErr <- err
+				return
+			}
+			if m["type"] == "ledger_event" {
+				seqs <- m["ledger"].(map[string]any)["seq_no"].(float64)
+			}
+		}
+	}()
+	stop := make(chan struct{})
+	emitted := make(chan int)
+	go func() {
+		n := 0
+		for {
+			select {
+			case <-stop:
+				emitted <- n
+				return
+			default:
+			}
+			b.closeLedger()
+			n++
+			time.Sleep(time.Millisecond)
+		}
+	}()
+	for i := 0; i < 30; i++ {
+		tc := connect(t, ts.url, userKey(300+i%5), Protocol(1+i%2))
+		tc.sendMsg(bson.D{{Key: "type", Value: "subscription"}, {Key: "channel", Value: "ledger_event"}, {Key: "enabled", Value: true}})
+		msg, _ := tc.inputMsg("churn", uint64(1+i), 1<<40)
+		tc.sendMsg(msg)
+		if i%2 == 0 {
+			_ = tc.c.CloseNow()
+		} else {
+			_ = tc.c.Close(websocket.StatusNormalClosure, "")
+		}
+	}
+	close(stop)
+	n := <-emitted
+	for seq := 1; seq <= n; seq++ {
+		select {
+		case got := <-seqs:
+			if got != float64(seq) {
+				t.Fatalf("ledger event %v, want seq %d", got, seq)
+			}
+		case err := <-readErr:
+			t.Fatalf("after %d of %d ledger events: %v", seq-1, n, err)
+		}
 	}
 }

@@ -111,7 +111,10 @@ func (ss *session) closer() {
 	defer ss.wg.Done()
 	<-ss.ctx.Done()
 	code, reason := ss.closeStatus()
-	if reason != "" && code != websocket.StatusNormalClosure {
+	switch reason {
+	case "", CloseServerShutdown:
+		ss.s.log.Debug("user session closed", "remote", ss.remote, "code", int(code), "reason", reason)
+	default:
 		ss.s.log.Info("user session closed", "remote", ss.remote, "code", int(code), "reason", reason)
 	}
 	if reason == CloseSendQueueFull {
