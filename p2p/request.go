@@ -27,6 +27,10 @@ var (
 // deadline: a server never holds a request open forever.
 const defaultRequestTimeout = time.Minute
 
+// maxRequestTimeout caps the time a requester may ask a server to spend on
+// one request.
+const maxRequestTimeout = 5 * time.Minute
+
 // requestSlack is how much longer a server lets a handler run than the
 // requester's remaining time.
 const requestSlack = 250 * time.Millisecond
@@ -186,7 +190,8 @@ func (p *peer) serveRequest(str *quic.Stream) {
 	}
 	// The requester enforces its own deadline; the server's runs a little
 	// later so the requester sees its own context's error, not a reset.
-	ctx, cancel := context.WithTimeout(p.ctx, time.Duration(r.TimeoutMs)*time.Millisecond+requestSlack)
+	timeout := min(time.Duration(r.TimeoutMs)*time.Millisecond, maxRequestTimeout)
+	ctx, cancel := context.WithTimeout(p.ctx, timeout+requestSlack)
 	defer cancel()
 	stop := context.AfterFunc(str.Context(), cancel) // requester reset the stream
 	defer stop()
