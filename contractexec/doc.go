@@ -12,7 +12,8 @@
 //     per packet, 128 KiB at most; incoming NPL is two packets (sender key hex, then data);
 //   - then one SOCK_STREAM pair per user, carrying 4-byte big-endian length-prefixed output frames;
 //   - the working directory is a hpfs session's state/, so ../patch.cfg is the contract config;
-//   - environment: only the configured one, plus PATH=DefaultPath (and node's directory) if unset.
+//   - environment: only the configured one, plus PATH=DefaultPath (and node's directory) if unset;
+//   - user: the node's, or Spec.RunAs (contract.run_as), for the contract and post_exec.sh.
 //
 // Limits (Limits): CPU seconds, memory (RLIMIT_DATA) and open files are set with ulimit in a
 // /bin/sh that then execs the contract (see rlimitShell for why not cgroups); output bytes per

@@ -79,6 +79,7 @@ func (e ExitStatus) String() string {
 
 // Usage is resource usage as reported by wait4.
 type Usage struct {
+	// User and System are the CPU time spent in user and kernel mode.
 	User, System time.Duration
 	// MaxRSS is the peak resident set size in bytes. It is an upper bound: Go starts children with
 	// vfork, the child shares the node's memory until exec, and Linux carries that high-water mark
@@ -89,16 +90,17 @@ type Usage struct {
 // Limit names one enforced round limit.
 type Limit int
 
-// The limits Run enforces and reports.
+// The limits Run enforces and reports, one per Limits field.
 const (
-	LimitTimeout Limit = iota + 1
-	LimitCPU
-	LimitMemory
-	LimitOpenFiles
-	LimitUserOutput
-	LimitNPLOutput
+	LimitTimeout    Limit = iota + 1 // Limits.Timeout: the process group was SIGKILLed
+	LimitCPU                         // Limits.CPUSeconds: SIGXCPU, or SIGKILL at the hard limit
+	LimitMemory                      // Limits.MemoryBytes: an allocation failed (see rlimitsHit)
+	LimitOpenFiles                   // Limits.OpenFiles: an open failed with EMFILE
+	LimitUserOutput                  // Limits.UserOutputBytes: a user's socket was closed
+	LimitNPLOutput                   // Limits.NPLOutputBytes: the NPL socket was closed
 )
 
+// String is the limit's patch.cfg round_limits key.
 func (l Limit) String() string {
 	switch l {
 	case LimitTimeout:
