@@ -19,6 +19,7 @@ const (
 // RejectError is a Backend's rejection of an input, with the reason the user is told.
 type RejectError struct{ Reason string }
 
+// Error names the reason.
 func (e *RejectError) Error() string { return "input rejected: " + e.Reason }
 
 // Reject returns a *RejectError for reason.

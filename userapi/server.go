@@ -235,6 +235,7 @@ func (s *Server) broadcast(channel string, m doc) {
 // slogWriter routes net/http's internal log lines (TLS handshake errors and the like) to slog.
 type slogWriter struct{ l *slog.Logger }
 
+// Write logs one net/http log line at debug level.
 func (w slogWriter) Write(p []byte) (int, error) {
 	w.l.Debug("http", "msg", string(p))
 	return len(p), nil
