@@ -78,11 +78,19 @@
 // each marker against its own copy of root1, so it must hold root1 over the range. If the
 // prover no longer has root1 it sends a range proof at root2, flagged Fallback.
 //
+// A verified change proof also lists Deleted: the keys in its range that root1 has and root2
+// lacks, found by comparing root1's nodes with the verified ones and skipping every directory
+// node the two share at the same level.
+//
+// Proof wire format: see codec.go (magic, version, flags, end key, length-prefixed nodes and
+// leaves; an empty element is a reuse marker). TestGoldenRoot also pins a proof's bytes.
+//
 // Syncer applies verified proofs to a store and tracks the key ranges still missing; as every
 // node whose span meets a proven range is revealed, the store holds the whole target exactly
-// when nothing remains. After SetTarget, ranges held at the old target keep it as their Base
-// and may be fetched as change proofs from it; a change proof only covers ranges whose Base
-// is its root1.
+// when nothing remains. Proofs may come for any ranges in any order; Split cuts the remaining
+// ranges at directory keys already held so a driver can fetch pieces in parallel. After
+// SetTarget, ranges held at the old target keep it as their Base and may be fetched as change
+// proofs from it; a change proof only covers ranges whose Base is its root1.
 //
 // # Golden vector
 //

@@ -34,4 +34,13 @@ func TestGoldenRoot(t *testing.T) {
 	if got := root.String(); got != wantRoot {
 		t.Errorf("root = %s, want %s", got, wantRoot)
 	}
+	// The proof format is pinned too: BLAKE3 of the encoded full range proof.
+	p, err := NewRangeProof(s, root, Key{}, nil, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc, _ := p.MarshalBinary()
+	if got, want := nodeHash(enc).String(), "1a6eb71975a7448629f7a1b0065e92574cf892981a36461a6f084a795b286645"; got != want {
+		t.Errorf("full proof hash = %s, want %s", got, want)
+	}
 }
