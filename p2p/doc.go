@@ -28,6 +28,22 @@
 // bidirectional stream at urgency 5, so bulk transfers never delay consensus
 // traffic, and gossip never sits in front of a proposal.
 //
+// Handshake: TLS 1.3 with a self-signed certificate over the node key (both
+// sides present one; the certificate's key is the identity). Then on the
+// control stream: dialer hello → listener hello + proof → dialer proof,
+// where each proof signs (domain prefix, contract id, role, both fresh
+// challenges, both keys, keying material exported from this TLS session).
+// A wrong contract id, a hello key that is not the certificate key, or a
+// bad proof is refused with a Refuse frame and a CONNECTION_CLOSE whose
+// reason says why. Of two connections between one pair, both ends keep the
+// same one (Node.prefer).
+//
+// Abuse: every frame is charged to a per-peer bytes/min bucket and every
+// bad message to a bad/min bucket; a peer over either is cut off (one Warn
+// line "p2p: peer cut off" with the reason) and refused for Config.CutOff.
+// A host that keeps failing handshakes is cut off the same way and refused
+// before TLS.
+//
 // Metrics: the Metrics interface (metrics.go) is called for every message and
 // byte in and out per peer and kind, for drops, and for round-trip times;
 // CounterMetrics is an in-memory implementation, NopMetrics discards.

@@ -140,7 +140,9 @@ func New(cfg Config) (*Node, error) {
 // ID returns the node's key.
 func (n *Node) ID() PeerID { return n.id }
 
-// Handle registers h for kind (>= KindNPL), replacing any earlier handler.
+// Handle registers h for kind, replacing any earlier handler. Only kinds at
+// or above KindNPL are application kinds; a handler for a lower kind is
+// never called.
 func (n *Node) Handle(kind Kind, h Handler) {
 	n.hmu.Lock()
 	n.handlers[kind] = h
