@@ -183,3 +183,22 @@ func TestSignatureDomains(t *testing.T) {
 		t.Fatal("an output signature verified as a proposal signature")
 	}
 }
+
+func TestFarFutureRoundsAreNotStored(t *testing.T) {
+	// 7 nodes at 80%: moving a node to a later round takes n-q+1 = 2 members.
+	tn := newTestNet(t, 7, 0)
+	g := tn.nodes[0].Tip()
+	for r := uint32(100); r < 200; r++ {
+		p := &Proposal{ContractID: testCID, Seq: 1, Round: r, Prev: g.Hash(), Value: Value{Time: g.Value.Time + 1, Nonces: []Hash{{1}}}}
+		p.Sign(tn.signers[3])
+		if err := tn.nodes[0].Step(Message{Type: MsgProposal, Proposal: p}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := len(tn.nodes[0].props); n > 1 {
+		t.Fatalf("stored proposals for %d (round, stage) pairs from one member's far-future spam", n)
+	}
+	if _, r := tn.nodes[0].Round(); r != 0 {
+		t.Fatalf("one member moved the node to round %d", r)
+	}
+}

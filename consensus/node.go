@@ -28,6 +28,9 @@ type vote struct {
 // maxAhead bounds proposals buffered for the next sequence while this one is still open.
 const maxAhead = 4 * MaxUNL
 
+// maxRoundsAhead bounds how far beyond its own round a node stores proposals.
+const maxRoundsAhead = 16
+
 // Node is one participant's consensus state machine. It is not safe for concurrent use: the shell
 // serializes Step, Tick, Ready and Advance.
 type Node struct {

@@ -50,6 +50,15 @@ func (n *Node) stepProposal(p *Proposal, verify bool) error {
 	if p.Stage == StagePropose && len(p.Value.Nonces) != 1 {
 		return fmt.Errorf("%w: stage-0 proposal with %d nonces", ErrMalformed, len(p.Value.Nonces))
 	}
+	if r, ok := n.maxRound[p.Signer]; (!ok || p.Round > r) && p.Signer != n.id {
+		n.maxRound[p.Signer] = p.Round
+	}
+	if p.Round > n.round+maxRoundsAhead {
+		// Far-future rounds are only remembered as the signer's round (for jumpRound), so a faulty
+		// member cannot make this node store proposals for arbitrarily many rounds.
+		n.jumpRound()
+		return nil
+	}
 	k := key(p.Round, p.Stage)
 	vh := p.valueHash()
 	set := n.props[k]
@@ -72,9 +81,6 @@ func (n *Node) stepProposal(p *Proposal, verify bool) error {
 		}
 	}
 	set[p.Signer] = append(set[p.Signer], vote{p: p, vh: vh})
-	if r, ok := n.maxRound[p.Signer]; (!ok || p.Round > r) && p.Signer != n.id {
-		n.maxRound[p.Signer] = p.Round
-	}
 	switch p.Stage {
 	case StagePrevote:
 		n.checkPolka(p.Round, vh)
