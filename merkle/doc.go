@@ -97,6 +97,8 @@
 // With leaf size 4, the tree holding "state/" (0o755), "state/a.txt" = "hello world" (0o644),
 // "state/ln" -> "a.txt" and "patch.cfg" = "{}" (0o600) has root
 // c9b5c503c739fb9cf2f62e5ba06d4f2cd52d742190e48a37798a46a966cb785c; the empty root is
-// 4d398686661677ad1b6235a6b3df1308633daf56d01bbf2c43bb95beaa0ef233. TestGoldenRoot pins both,
-// so any change to the layout fails loudly.
+// 4d398686661677ad1b6235a6b3df1308633daf56d01bbf2c43bb95beaa0ef233 ("a.txt" has a height above
+// 0, so "state" is two chunks under an 'I' node). TestGoldenRoot pins both, so any change to
+// the layout fails loudly; TestGoldenRootFromDocumentedLayout recomputes the root from this
+// description alone.
 package merkle
