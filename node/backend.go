@@ -13,6 +13,7 @@ import (
 	"github.com/hpfs/hpnode/config"
 	"github.com/hpfs/hpnode/consensus"
 	"github.com/hpfs/hpnode/contractexec"
+	"github.com/hpfs/hpnode/ledger"
 	"github.com/hpfs/hpnode/userapi"
 )
 
@@ -67,7 +68,7 @@ func (b *backend) Read(ctx context.Context, user ed25519.PublicKey, content []by
 			n.logger.Warn("close read session", "name", name, "err", err)
 		}
 	}()
-	patch := n.exec.fallback
+	patch := n.lastGoodPatch()
 	if data, err := os.ReadFile(filepath.Join(n.fs.mount, name, "patch.cfg")); err == nil {
 		if p, err := config.ParsePatch(data); err == nil {
 			patch = p
@@ -160,18 +161,16 @@ func (b *backend) LedgerBySeq(_ context.Context, user ed25519.PublicKey, seq uin
 		l.HasOutputs = true
 		l.Outputs = []userapi.LedgerOutput{}
 		// The outputs recorded in ledger seq are those of executing seq-1 (see userLedger).
-		if seq > 0 {
-			rows, err := n.db.outputs(seq - 1)
-			if err != nil {
-				return nil, err
+		rows, err := n.db.chain.Outputs(seq)
+		if err != nil && !errors.Is(err, ledger.ErrNotFound) {
+			return nil, err
+		}
+		for _, r := range rows {
+			if !mine(r.User[:]) {
+				continue
 			}
-			for _, r := range rows {
-				if !mine(r.User) {
-					continue
-				}
-				key := ed25519.PublicKey(r.User)
-				l.Outputs = append(l.Outputs, userapi.LedgerOutput{User: key, Hash: userapi.UserOutputHash(key, r.Outputs), Blobs: r.Outputs})
-			}
+			key := ed25519.PublicKey(append([]byte(nil), r.User[:]...))
+			l.Outputs = append(l.Outputs, userapi.LedgerOutput{User: key, Hash: userapi.UserOutputHash(key, r.Outputs), Blobs: r.Outputs})
 		}
 	}
 	return &l, nil

@@ -1,54 +1,34 @@
 package node
 
 import (
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
+	"path/filepath"
 
 	"github.com/cockroachdb/pebble/v2"
 
 	"github.com/hpfs/hpnode/consensus"
-	"github.com/hpfs/hpnode/userapi"
+	"github.com/hpfs/hpnode/ledger"
 )
 
-// nodeDB is hpnode's own pebble store (never hpfsd's): the closed ledgers with their raw inputs,
-// the outputs of each execution, consensus's hard state and this node's last execution result.
+// nodeDB is hpnode's own storage (never hpfsd's): the ledger chain (package ledger: certified
+// records, raw inputs and outputs) and a small pebble store of what only this node needs to resume
+// consensus: the genesis it started from, consensus's hard state and its last execution result.
 //
-// Key layout (sequence numbers 8-byte big-endian, so keys sort by sequence):
-//
-//	"d" seq  a closed ledger with its raw inputs (consensus MsgLedgerResponse encoding)
-//	"o" seq  the outputs this node's execution of ledger seq produced (JSON)
-//	"hard"   consensus.HardState (JSON)
-//	"result" the last execution result (JSON)
+// Meta keys: "genesis" (consensus.Record binary), "hard" (consensus.HardState JSON), "result"
+// (consensus.Result JSON).
 type nodeDB struct {
-	db   *pebble.DB
-	keep uint64 // ledgers kept; 0 keeps all
+	chain *ledger.Store
+	meta  *pebble.DB
 }
 
 // historyLen is how many recent ledgers are handed back to consensus at restart.
 const historyLen = 16
 
-func openNodeDB(dir string, keep uint64) (*nodeDB, error) {
-	db, err := pebble.Open(dir, &pebble.Options{})
-	if err != nil {
-		return nil, fmt.Errorf("open ledger store %s: %w", dir, err)
-	}
-	return &nodeDB{db: db, keep: keep}, nil
-}
-
-func (d *nodeDB) close() error { return d.db.Close() }
-
-func seqKey(prefix byte, seq uint64) []byte {
-	k := make([]byte, 9)
-	k[0] = prefix
-	binary.BigEndian.PutUint64(k[1:], seq)
-	return k
-}
-
 // loaded is what a restart resumes from.
 type loaded struct {
-	fresh     bool
 	tip       consensus.Record
 	tipInputs []consensus.Input
 	history   []consensus.Decided
@@ -56,162 +36,133 @@ type loaded struct {
 	hard      consensus.HardState
 }
 
+// openNodeDB opens the node's stores under dir. A fresh node (no genesis yet) takes genesis
+// (ignored on later opens: the stored one is used).
+func openNodeDB(dir, contractID string, genesis consensus.Record, keep uint64, logger *slog.Logger) (*nodeDB, bool, error) {
+	meta, err := pebble.Open(filepath.Join(dir, "meta"), &pebble.Options{})
+	if err != nil {
+		return nil, false, fmt.Errorf("open node store: %w", err)
+	}
+	fresh := false
+	data, closer, err := meta.Get([]byte("genesis"))
+	switch {
+	case errors.Is(err, pebble.ErrNotFound):
+		fresh = true
+		b, err := genesis.MarshalBinary()
+		if err != nil {
+			meta.Close()
+			return nil, false, err
+		}
+		if err := meta.Set([]byte("genesis"), b, pebble.Sync); err != nil {
+			meta.Close()
+			return nil, false, fmt.Errorf("node store: %w", err)
+		}
+	case err != nil:
+		meta.Close()
+		return nil, false, fmt.Errorf("node store: %w", err)
+	default:
+		err := genesis.UnmarshalBinary(data)
+		closer.Close()
+		if err != nil {
+			meta.Close()
+			return nil, false, fmt.Errorf("node store: genesis: %w", err)
+		}
+	}
+	chain, err := ledger.Open(filepath.Join(dir, "chain"), contractID, genesis, ledger.Options{KeepRecords: keep, Logger: logger})
+	if err != nil {
+		meta.Close()
+		return nil, false, err
+	}
+	return &nodeDB{chain: chain, meta: meta}, fresh, nil
+}
+
+func (d *nodeDB) close() error {
+	err := d.chain.Close()
+	if merr := d.meta.Close(); err == nil {
+		err = merr
+	}
+	return err
+}
+
 func (d *nodeDB) load() (loaded, error) {
-	var st loaded
-	hist, err := d.lastDecided(historyLen)
+	st := loaded{tip: d.chain.Tip()}
+	hist, err := d.chain.History(historyLen)
 	if err != nil {
 		return st, err
 	}
-	if len(hist) == 0 {
-		st.fresh = true
-		return st, nil
-	}
 	st.history = hist
-	last := hist[len(hist)-1]
-	st.tip, st.tipInputs = last.Record, last.Inputs
-	if err := d.getJSON([]byte("result"), &st.result); err != nil {
-		return st, fmt.Errorf("ledger store: result: %w", err)
+	if st.tip.Seq > 0 {
+		if st.tipInputs, err = d.chain.Inputs(st.tip.Seq); err != nil && !errors.Is(err, ledger.ErrNotFound) {
+			return st, err
+		}
 	}
-	if err := d.getJSON([]byte("hard"), &st.hard); err != nil && !errors.Is(err, pebble.ErrNotFound) {
-		return st, fmt.Errorf("ledger store: hard state: %w", err)
+	if err := d.getJSON("result", &st.result); err != nil {
+		return st, fmt.Errorf("node store: result: %w", err)
+	}
+	if err := d.getJSON("hard", &st.hard); err != nil && !errors.Is(err, pebble.ErrNotFound) {
+		return st, fmt.Errorf("node store: hard state: %w", err)
 	}
 	return st, nil
 }
 
-// persist writes the hard state and closed ledgers in one synced batch: consensus requires them
-// durable before the Ready's messages are sent.
+// persist makes the closed ledgers and the hard state durable: consensus requires both before
+// the Ready's messages are sent.
 func (d *nodeDB) persist(hard *consensus.HardState, ledgers []consensus.Decided) error {
-	if hard == nil && len(ledgers) == 0 {
+	for i := range ledgers {
+		if ledgers[i].Record.Seq <= d.chain.Tip().Seq {
+			continue // already stored (genesis, or a ledger learned twice)
+		}
+		if err := d.chain.Append(ledgers[i]); err != nil {
+			return err
+		}
+	}
+	if hard == nil {
 		return nil
 	}
-	b := d.db.NewBatch()
-	defer b.Close()
-	if hard != nil {
-		data, err := json.Marshal(hard)
-		if err != nil {
-			return err
-		}
-		if err := b.Set([]byte("hard"), data, nil); err != nil {
-			return err
-		}
+	return d.setJSON("hard", hard)
+}
+
+// saveResult records this node's latest execution result.
+func (d *nodeDB) saveResult(r consensus.Result) error { return d.setJSON("result", r) }
+
+func (d *nodeDB) setJSON(key string, v any) error {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return err
 	}
-	for i := range ledgers {
-		dec := &ledgers[i]
-		m := consensus.Message{Type: consensus.MsgLedgerResponse, Record: &dec.Record, Inputs: dec.Inputs}
-		data, err := m.MarshalBinary()
-		if err != nil {
-			return fmt.Errorf("encode ledger %d: %w", dec.Record.Seq, err)
-		}
-		if err := b.Set(seqKey('d', dec.Record.Seq), data, nil); err != nil {
-			return err
-		}
-		if d.keep > 0 && dec.Record.Seq >= d.keep {
-			// Retention: drop everything older than the last keep ledgers (the genesis record
-			// goes too; a syncing node then starts from a certificate-verified recent ledger).
-			lo := dec.Record.Seq - d.keep + 1
-			if err := b.DeleteRange(seqKey('d', 0), seqKey('d', lo), nil); err != nil {
-				return err
-			}
-			if err := b.DeleteRange(seqKey('o', 0), seqKey('o', lo), nil); err != nil {
-				return err
-			}
-		}
-	}
-	if err := b.Commit(pebble.Sync); err != nil {
-		return fmt.Errorf("ledger store: %w", err)
+	if err := d.meta.Set([]byte(key), data, pebble.Sync); err != nil {
+		return fmt.Errorf("node store %s: %w", key, err)
 	}
 	return nil
 }
 
-// saveResult records this node's latest execution result (synced).
-func (d *nodeDB) saveResult(r consensus.Result) error {
-	data, err := json.Marshal(r)
-	if err != nil {
-		return err
-	}
-	if err := d.db.Set([]byte("result"), data, pebble.Sync); err != nil {
-		return fmt.Errorf("ledger store: result: %w", err)
-	}
-	return nil
-}
-
-// storedOutput is one user's outputs of one execution.
-type storedOutput struct {
-	User    []byte   `json:"user"`
-	Outputs [][]byte `json:"outputs"`
-}
-
-func (d *nodeDB) saveOutputs(seq uint64, outs []userapi.UserOutputs) error {
-	rows := make([]storedOutput, len(outs))
-	for i, o := range outs {
-		rows[i] = storedOutput{User: o.User, Outputs: o.Outputs}
-	}
-	data, err := json.Marshal(rows)
-	if err != nil {
-		return err
-	}
-	return d.db.Set(seqKey('o', seq), data, pebble.NoSync)
-}
-
-func (d *nodeDB) outputs(seq uint64) ([]storedOutput, error) {
-	var rows []storedOutput
-	err := d.getJSON(seqKey('o', seq), &rows)
-	if errors.Is(err, pebble.ErrNotFound) {
-		return nil, nil
-	}
-	return rows, err
-}
-
-// decided returns ledger seq with its inputs, or nil if it is not stored.
-func (d *nodeDB) decided(seq uint64) (*consensus.Decided, error) {
-	data, closer, err := d.db.Get(seqKey('d', seq))
-	if errors.Is(err, pebble.ErrNotFound) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	defer closer.Close()
-	return decodeDecided(data)
-}
-
-func decodeDecided(data []byte) (*consensus.Decided, error) {
-	var m consensus.Message
-	if err := m.UnmarshalBinary(data); err != nil {
-		return nil, fmt.Errorf("ledger store: %w", err)
-	}
-	if m.Type != consensus.MsgLedgerResponse || m.Record == nil {
-		return nil, errors.New("ledger store: corrupt ledger entry")
-	}
-	return &consensus.Decided{Record: *m.Record, Inputs: m.Inputs}, nil
-}
-
-// lastDecided returns up to n newest ledgers, oldest first.
-func (d *nodeDB) lastDecided(n int) ([]consensus.Decided, error) {
-	it, err := d.db.NewIter(&pebble.IterOptions{LowerBound: []byte{'d'}, UpperBound: []byte{'d' + 1}})
-	if err != nil {
-		return nil, err
-	}
-	defer it.Close()
-	var out []consensus.Decided
-	for ok := it.Last(); ok && len(out) < n; ok = it.Prev() {
-		dec, err := decodeDecided(it.Value())
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, *dec)
-	}
-	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
-		out[i], out[j] = out[j], out[i]
-	}
-	return out, it.Error()
-}
-
-func (d *nodeDB) getJSON(key []byte, v any) error {
-	data, closer, err := d.db.Get(key)
+func (d *nodeDB) getJSON(key string, v any) error {
+	data, closer, err := d.meta.Get([]byte(key))
 	if err != nil {
 		return err
 	}
 	defer closer.Close()
 	return json.Unmarshal(data, v)
+}
+
+// decided returns ledger seq with its inputs, or nil if it is not kept.
+func (d *nodeDB) decided(seq uint64) (*consensus.Decided, error) {
+	var rec consensus.Record
+	if seq == 0 {
+		rec = d.chain.Genesis()
+	} else {
+		r, err := d.chain.Record(seq)
+		if errors.Is(err, ledger.ErrNotFound) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		rec = r
+	}
+	ins, err := d.chain.Inputs(seq)
+	if err != nil && !errors.Is(err, ledger.ErrNotFound) {
+		return nil, err
+	}
+	return &consensus.Decided{Record: rec, Inputs: ins}, nil
 }

@@ -35,9 +35,9 @@ type executor struct {
 	sendNPL    func(l nplLedger, data []byte)
 	contractIO *lineLogger
 	logger     *slog.Logger
-	// fallback is the patch config from hp.cfg, used when patch.cfg in the state is unreadable, so
+	// lastGood is the last valid patch config, used when patch.cfg in the state is unreadable, so
 	// a contract that writes a broken patch.cfg cannot stop its own node.
-	fallback config.PatchConfig
+	lastGood func() config.PatchConfig
 }
 
 // execOutcome is one execution: the Result for consensus and what users and the node need.
@@ -142,7 +142,7 @@ func (e *executor) readPatch(path string) config.PatchConfig {
 		err = perr
 	}
 	e.logger.Warn("patch.cfg unusable; running with the last good one", "err", err)
-	return e.fallback
+	return e.lastGood()
 }
 
 // readPatchCommitted reads patch.cfg as committed (through current/), keeping prev when the

@@ -87,12 +87,6 @@ func (n *Node) Run(ctx context.Context) error {
 		}
 	}()
 	n.fs = stateFS{socket: l.HPFSSocket(), mount: l.Mount()}
-	n.db, err = openNodeDB(l.Ledger(), cfg.Ledger.KeepLedgers)
-	if err != nil {
-		return err
-	}
-	defer n.db.close()
-
 	n.events = newEventHub()
 	n.npl = newNPLRouter()
 	n.steps = make(chan consensus.Message, stepQueue)
@@ -105,14 +99,20 @@ func (n *Node) Run(ctx context.Context) error {
 		npl:        n.npl,
 		contractIO: &lineLogger{logger: n.logger},
 		logger:     n.logger,
-		fallback:   cfg.Contract.Patch(),
+		lastGood:   n.lastGoodPatch,
 	}
 	initial, err := n.ensurePatch()
 	if err != nil {
 		return err
 	}
 
-	cons, err := n.newConsensus(initial)
+	var fresh bool
+	n.db, fresh, err = openNodeDB(l.Ledger(), cfg.Contract.ID, consensus.Genesis(0, initial), cfg.Ledger.KeepLedgers, n.logger)
+	if err != nil {
+		return err
+	}
+	defer n.db.close()
+	cons, err := n.newConsensus(initial, fresh)
 	if err != nil {
 		return err
 	}
@@ -120,6 +120,7 @@ func (n *Node) Run(ctx context.Context) error {
 		return err
 	}
 	n.exec.sendNPL = n.sendNPL
+	n.serveStateSync()
 	users, userLn, err := n.newUserServer(cfg)
 	if err != nil {
 		n.mesh.Close()
@@ -168,9 +169,16 @@ func (n *Node) config() config.HPConfig {
 	return n.cfg
 }
 
-// newConsensus resumes consensus from the ledger store, or from genesis over the initial state.
-func (n *Node) newConsensus(initial consensus.Result) (*consensus.Node, error) {
+// newConsensus resumes consensus from the node store; a fresh node starts from its genesis.
+// Genesis time is fixed (0), not the clock: every node seeded with the same bundle derives the
+// same genesis record.
+func (n *Node) newConsensus(initial consensus.Result, fresh bool) (*consensus.Node, error) {
 	cfg := n.config()
+	if fresh {
+		if err := n.db.saveResult(initial); err != nil {
+			return nil, err
+		}
+	}
 	st, err := n.db.load()
 	if err != nil {
 		return nil, err
@@ -183,23 +191,15 @@ func (n *Node) newConsensus(initial consensus.Result) (*consensus.Node, error) {
 		MaxInputLedgerOffset: uint64(cfg.Contract.MaxInputLedgerOffset),
 		UserInputBytes:       cfg.Contract.RoundLimits.UserInputBytes,
 		Logger:               n.logger,
-	}
-	if st.fresh {
-		// Genesis time is fixed (0), not the clock: every node seeded with the same bundle must
-		// derive the same genesis record.
-		cc.Tip = consensus.Genesis(0, initial)
-		cc.Result = cc.Tip.Value.Result
-		if err := n.db.persist(nil, []consensus.Decided{{Record: cc.Tip}}); err != nil {
-			return nil, err
-		}
-		if err := n.db.saveResult(cc.Result); err != nil {
-			return nil, err
-		}
-	} else {
-		cc.Tip, cc.Result, cc.TipInputs, cc.History, cc.Hard = st.tip, st.result, st.tipInputs, st.history, st.hard
+		Tip:                  st.tip,
+		Result:               st.result,
+		TipInputs:            st.tipInputs,
+		History:              st.history,
+		Hard:                 st.hard,
 	}
 	n.view.setLedger(cc.Tip, cc.Tip.Hash())
-	n.view.setUNL(cc.Result.Config.UNL)
+	n.view.setUNL(cc.Tip.Value.Result.Config.UNL)
+	n.view.setResult(st.result)
 	return consensus.NewNode(cc, time.Now())
 }
 

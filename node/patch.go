@@ -64,7 +64,6 @@ func (n *Node) ensurePatch() (consensus.Result, error) {
 		return consensus.Result{}, err
 	}
 	res.Config = unlConfig(patch)
-	n.exec.fallback = patch
 	n.setLatestPatch(patch)
 	return res, nil
 }

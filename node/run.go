@@ -57,9 +57,6 @@ func (n *Node) afterExecution(ex consensus.Execution, out execOutcome) {
 		n.logger.Error("save execution result", "ledger", seq, "err", err)
 	}
 	if len(out.outputs) > 0 {
-		if err := n.db.saveOutputs(seq, out.outputs); err != nil {
-			n.logger.Error("save outputs", "ledger", seq, "err", err)
-		}
 		n.outputs.put(seq, out)
 	}
 	n.setLatestPatch(out.patch)
@@ -76,6 +73,15 @@ func (n *Node) setLatestPatch(p config.PatchConfig) {
 	n.patchMu.Lock()
 	defer n.patchMu.Unlock()
 	n.patch = &p
+}
+
+// lastGoodPatch is the latest valid patch config, or hp.cfg's contract section before any.
+func (n *Node) lastGoodPatch() config.PatchConfig {
+	if p, ok := n.latestPatch(); ok {
+		return p
+	}
+	cfg := n.config()
+	return cfg.Contract.Patch()
 }
 
 func (n *Node) latestPatch() (config.PatchConfig, bool) {

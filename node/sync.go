@@ -2,8 +2,12 @@ package node
 
 import (
 	"context"
+	"time"
 
+	"github.com/hpfs/hpnode/config"
 	"github.com/hpfs/hpnode/consensus"
+	"github.com/hpfs/hpnode/merkle"
+	"github.com/hpfs/hpnode/statesync"
 )
 
 // syncProgress is a state sync in flight, as published in the status file.
@@ -16,14 +20,105 @@ type syncProgress struct {
 	etaSeconds  float64
 }
 
-// runSync brings the state to each sync target consensus asks for.
+// syncRetry is the pause before a failed sync is tried again.
+const syncRetry = time.Second
+
+// stateSyncClient makes the client that fetches state from peers into hpfsd.
+func (n *Node) stateSyncClient() *statesync.Client {
+	cfg := n.config()
+	return statesync.NewClient(n.mesh, statesync.NewHPFSSink(n.layout.HPFSSocket()), statesync.Config{
+		Scheduler: statesync.SchedulerConfig{
+			MaxInFlight: int(cfg.Sync.Workers),
+			MaxEntries:  uint32(cfg.Sync.MaxProofEntries),
+			MaxBytes:    uint32(cfg.Sync.MaxProofBytes),
+		},
+		RequestTimeout: time.Duration(cfg.Sync.RequestTimeout) * time.Millisecond,
+		Logger:         n.logger.With("part", "statesync"),
+	})
+}
+
+// serveStateSync lets peers sync from this node's kept versions.
+func (n *Node) serveStateSync() {
+	statesync.NewServer(statesync.NewHPFSSource(n.layout.HPFSSocket()), statesync.ServerConfig{
+		Logger: n.logger.With("part", "statesync"),
+	}).Register(n.mesh)
+}
+
+// runSync brings the state to the sync targets consensus asks for. A newer target moves a running
+// sync (change proofs from the old target); a sync that fails is retried until it succeeds or a
+// newer target or shutdown arrives. When the state matches, consensus is told with MsgSyncDone.
 func (n *Node) runSync(ctx context.Context, q <-chan consensus.SyncTarget) {
+	var (
+		client  *statesync.Client
+		target  consensus.SyncTarget
+		done    chan error
+		cancel  context.CancelFunc
+		retryAt <-chan time.Time
+	)
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	start := func() {
+		var jctx context.Context
+		jctx, cancel = context.WithCancel(ctx)
+		client = n.stateSyncClient()
+		done = make(chan error, 1)
+		root := merkle.Hash(target.Result.StateHash)
+		c := client
+		go func() { done <- c.Run(jctx, root) }()
+		n.logger.Info("state sync started", "target", hex8(root[:]), "ledger", target.Result.Seq)
+	}
 	for {
 		select {
 		case <-ctx.Done():
+			if done != nil {
+				cancel()
+				<-done
+			}
 			return
 		case t := <-q:
-			n.logger.Warn("state differs from the majority; state sync is not wired yet", "target", hex8(t.Result.StateHash[:]))
+			target = t
+			if done != nil {
+				client.SetTarget(merkle.Hash(t.Result.StateHash))
+				continue
+			}
+			retryAt = nil
+			start()
+		case err := <-done:
+			cancel()
+			done = nil
+			if err != nil {
+				n.logger.Warn("state sync failed; retrying", "err", err)
+				retryAt = time.After(syncRetry)
+				continue
+			}
+			n.view.setProgress(nil)
+			res := target.Result
+			res.Config = unlConfig(n.syncedPatch())
+			n.logger.Info("state sync done", "state", hex8(res.StateHash[:]), "ledger", res.Seq)
+			select {
+			case n.local <- consensus.Message{Type: consensus.MsgSyncDone, Result: &res}:
+			case <-ctx.Done():
+				return
+			}
+		case <-retryAt:
+			retryAt = nil
+			start()
+		case <-tick.C:
+			if done == nil {
+				continue
+			}
+			p := client.Progress()
+			n.view.setProgress(&syncProgress{
+				target: consensus.Hash(p.Target), entries: p.Entries, bytes: p.Bytes, percent: p.Percent,
+				bytesPerSec: p.Rate, etaSeconds: p.ETA.Seconds(),
+			})
 		}
 	}
+}
+
+// syncedPatch reads patch.cfg as the sync left it, keeping the last good one if it is unusable.
+func (n *Node) syncedPatch() config.PatchConfig {
+	p := n.exec.readPatchCommitted(n.exec.lastGood())
+	n.setLatestPatch(p)
+	return p
 }
