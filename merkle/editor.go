@@ -328,8 +328,10 @@ func (e *Editor) Rename(from, to string) error {
 	return nil
 }
 
-// Commit hashes the edited paths, stores the new nodes and returns the new root. The Editor
-// then continues from that root.
+// Commit hashes the edited paths, stores the new nodes (children before parents) and returns
+// the new root. The Editor then continues from that root. If Commit fails (a missing leaf hash,
+// a store error) the pending edits and the base stay as they were, so the caller may fix the
+// cause and commit again; nodes already stored are unreferenced, harmless garbage.
 func (e *Editor) Commit() (Hash, error) {
 	for h, data := range e.pending {
 		if err := e.l.store.PutNode(h, data); err != nil {

@@ -162,3 +162,26 @@ func TestValidateName(t *testing.T) {
 		}
 	}
 }
+
+func TestCommitFailureKeepsEdits(t *testing.T) {
+	s := NewMemStore()
+	e, _ := NewEditor(s, EmptyRoot(), Params{LeafSize: 4})
+	if err := e.WriteFile("f", 0o644, 8, map[uint64]Hash{0: LeafHash([]byte("abcd"))}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Commit(); !errors.Is(err, ErrMissingLeafHash) {
+		t.Fatalf("commit with a missing leaf: %v", err)
+	}
+	if e.Base() != EmptyRoot() {
+		t.Fatal("failed commit moved the base")
+	}
+	if err := e.WriteFile("f", 0o644, 8, map[uint64]Hash{1: LeafHash([]byte("efgh"))}); err != nil {
+		t.Fatal(err)
+	}
+	root := mustCommit(t, e)
+	m := newDirModel(RootMode)
+	m.kids["f"] = &model{kind: KindFile, mode: 0o644, data: []byte("abcdefgh")}
+	if want := scratchHash(t, NewMemStore(), m, 4); root != want {
+		t.Fatalf("retried commit %s, want %s", root, want)
+	}
+}
