@@ -91,6 +91,18 @@ func (b *book) evictOldestLocked() {
 	delete(b.peers, oldest)
 }
 
+// newer reports whether r would replace what the book holds for its key;
+// callers check it before paying for a signature verification.
+func (b *book) newer(r PeerRecord) bool {
+	if r.Key == b.self {
+		return false
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	e, ok := b.peers[r.Key]
+	return !ok || r.Time.After(e.rec.Time)
+}
+
 // fresh returns the records signed within expiry of now: the ones worth
 // gossiping.
 func (b *book) fresh(now time.Time, expiry time.Duration) []PeerRecord {

@@ -149,8 +149,8 @@ func (n *Node) onRecords(from *peer, recs []PeerRecord) {
 	var bad error
 	for i := range recs {
 		r := recs[i]
-		if r.Key == n.id {
-			continue
+		if !n.book.newer(r) {
+			continue // ours, or not newer than what we hold: no need to verify
 		}
 		if err := r.Verify(n.cfg.ContractID, now, n.cfg.RecordExpiry, n.cfg.MaxClockSkew); err != nil {
 			bad = err

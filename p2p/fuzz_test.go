@@ -58,8 +58,8 @@ func seedBodies(t testing.TB) [][]byte {
 	return [][]byte{h.encode(), a.encode(), r.encode(), pm.encode(), pg.encode(kindPing), rq.encode(), rh.encode(), encodeApp(KindProposal, []byte("p"))}
 }
 
-// FuzzDecodeBody: no body, however malformed, panics a decoder; whatever
-// decodes re-encodes to the same bytes (the layout is canonical).
+// FuzzDecodeBody: no body, however malformed, panics a decoder, and
+// whatever decodes re-encodes to a body that decodes again.
 func FuzzDecodeBody(f *testing.F) {
 	for _, b := range seedBodies(f) {
 		f.Add(b)
