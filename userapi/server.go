@@ -57,8 +57,9 @@ func New(cfg Config, b Backend) (*Server, error) {
 // Serve accepts wss connections on ln until ctx is done, then closes every session (status 1001)
 // and returns once all of them have ended. It returns nil after a shutdown by ctx.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
-	cancelSub := s.b.Subscribe(s.dispatch)
-	defer cancelSub()
+	if cancelSub := s.b.Subscribe(s.dispatch); cancelSub != nil {
+		defer cancelSub()
+	}
 
 	hs := &http.Server{
 		Handler:           s,
@@ -201,6 +202,10 @@ func (s *Server) dispatch(e Event) {
 			ss.send(inputStatusMsg(e.InputHash, e.Accepted, e.Reason, e.Ledger))
 		}
 	case *RoundOutputs:
+		if e.Tree == nil {
+			s.log.Error("round outputs without a tree: not sent", "ledger", e.Ledger.Seq)
+			return
+		}
 		for i, u := range e.Users {
 			if len(u.Outputs) == 0 {
 				continue

@@ -349,3 +349,22 @@ func TestEventsDuringConnectionChurn(t *testing.T) {
 		}
 	}
 }
+
+// TestBadRoundOutputsAreDropped: a Backend bug (no tree, a user whose outputs are not in the
+// tree) is logged and dropped, never a crash, and later outputs still flow.
+func TestBadRoundOutputsAreDropped(t *testing.T) {
+	b := newTestBackend(3)
+	ts := startServer(t, b, nil)
+	tc := connect(t, ts.url, userKey(1), JSON)
+	user := tc.key.Public().(ed25519.PublicKey)
+	b.emit(&RoundOutputs{Users: []UserOutputs{{User: user, Outputs: [][]byte{[]byte("x")}}}})
+	b.emit(&RoundOutputs{Tree: NewOutputTree([]Hash{{1}}, Hash{2}), Users: []UserOutputs{{User: user, Outputs: [][]byte{[]byte("x")}}}})
+	msg, _ := tc.inputMsg("real", 1, 5)
+	tc.sendMsg(msg)
+	waitPending(t, b, 1)
+	b.closeLedger()
+	out := tc.recvType("contract_output")
+	if got := verifyOutput(t, tc, out, b.unlKeys()); len(got) != 1 || got[0] != "echo:real" {
+		t.Fatalf("outputs %q", got)
+	}
+}
