@@ -55,6 +55,9 @@ func TestNonUNLNodeFollowsWithoutVoting(t *testing.T) {
 	if len(tn.ledgers[3]) < 3 {
 		t.Fatalf("observer closed %d ledgers, want 3", len(tn.ledgers[3]))
 	}
+	if s := tn.nodes[3].Status(); s != StatusSynced {
+		t.Fatalf("observer status %s, want synced", s)
+	}
 }
 
 func TestNodeRestartsFromPersistedLedger(t *testing.T) {

@@ -383,6 +383,11 @@ func (n *Node) pump() {
 			n.setStatus(StatusDesync)
 			return
 		}
+		if n.status == StatusDesync || !n.voter {
+			// The ledger records our own result of its predecessor: we are in step again. (Voters
+			// also become synced when they vote; observers only ever learn it here.)
+			n.setStatus(StatusSynced)
+		}
 		n.queue = n.queue[1:]
 		n.executing = true
 		n.rd.Execute = append(n.rd.Execute, Execution{Record: next.Record, Inputs: next.Inputs})
