@@ -104,10 +104,10 @@ type Ledger struct {
 	UserHash   Hash
 	InputHash  Hash
 	OutputHash Hash
-	Inputs     []LedgerInput  // only when asked for and non-nil
-	Outputs    []LedgerOutput // only when asked for and non-nil
-	// HasInputs/HasOutputs say whether the inputs/outputs keys are present in a query result,
-	// so an asked-for but empty list is sent as [] rather than left out.
+	Inputs     []LedgerInput  // filled by LedgerBySeq when inputs are asked for
+	Outputs    []LedgerOutput // filled by LedgerBySeq when outputs are asked for
+	// HasInputs/HasOutputs say whether the inputs/outputs keys are sent. The server sets them
+	// from the query (an asked-for empty list is sent as []); a Backend need not.
 	HasInputs, HasOutputs bool
 }
 
