@@ -86,6 +86,9 @@ async function main() {
     if (hex(ledger.hash) !== hex(accepted[0].ledgerHash)) fail('ledger hash');
     const blobs = ledger.inputs.map(i => text(i.blob));
     if (!blobs.some(b => b.startsWith('input-'))) fail('ledger blobs ' + JSON.stringify(blobs));
+    const outBlobs = ledger.outputs.flatMap(o => o.blobs.map(text));
+    if (!outBlobs.some(b => b.startsWith('echo:input-'))) fail('ledger output blobs ' + JSON.stringify(outBlobs));
+    if (ledger.inputs.some(i => hex(i.pubkey) !== hex(keys.publicKey))) fail('ledger input pubkeys');
     const missing = await client.getLedgerBySeqNo(999999, false, false);
     if (missing !== null) fail('missing ledger ' + JSON.stringify(missing));
 
