@@ -202,3 +202,32 @@ func TestFarFutureRoundsAreNotStored(t *testing.T) {
 		t.Fatalf("one member moved the node to round %d", r)
 	}
 }
+
+// FuzzStep feeds arbitrary wire messages to a node mid-round: whatever it is sent, it must answer
+// with an error or an effect, never a panic, and never close a ledger without a certificate.
+func FuzzStep(f *testing.F) {
+	for _, m := range sampleMessages(f) {
+		b, _ := m.MarshalBinary()
+		f.Add(b)
+	}
+	tn := newTestNet(f, 3, 0)
+	p := firstProposalSigned(&testing.T{}, tn, 1)
+	b, _ := (&Message{Type: MsgProposal, Proposal: p}).MarshalBinary()
+	f.Add(b)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var m Message
+		if m.UnmarshalBinary(b) != nil {
+			return
+		}
+		tn := newTestNet(t, 3, 0)
+		g := tn.nodes[0].Tip()
+		_ = tn.nodes[0].Step(m)
+		_ = tn.nodes[0].Step(m)
+		tn.nodes[0].Tick(tn.now.Add(time.Second))
+		if tip := tn.nodes[0].Tip(); tip.Seq != 0 {
+			if err := VerifyRecord(testCID, &g, &tip); err != nil {
+				t.Fatalf("closed ledger %d without a valid certificate: %v", tip.Seq, err)
+			}
+		}
+	})
+}

@@ -41,12 +41,12 @@ func (n *Node) leader(round uint32) PubKey {
 	return n.conf.UNL[(n.seq()+uint64(round))%uint64(len(n.conf.UNL))]
 }
 
-// prevoteChoice is the stage-2 value of an unlocked node: among the stage-1 values of this round that
-// carry this node's own execution result: the leader's, or else the one with the most votes; ties go to the value of the
-// member earliest in the round's leader rotation; the leader's own value, when present, wins outright. HotPocket filters each field by a percentage of
-// the stage-1 votes instead; over the different subsets that nodes advancing at a quorum see, those
-// filters need not converge, while a whole-value choice with a common tie-break does as soon as the
-// leader's stage-1 proposal reaches everyone.
+// prevoteChoice is the stage-2 value of an unlocked node, chosen among the stage-1 values of this
+// round that carry this node's own execution result: the round leader's value if it arrived, else
+// the value with the most votes, ties to the member earliest in the leader rotation. HotPocket
+// instead filters each field by a percentage of the stage-1 votes; over the different subsets that
+// nodes advancing at a quorum see, such filters need not converge, while a whole-value choice with
+// a common preference does as soon as the leader's stage-1 proposal reaches everyone.
 func (n *Node) prevoteChoice(res Result) (Value, bool) {
 	set := n.props[key(n.round, StageMerge)]
 	ok := func(v vote) bool { return resultEqual(v.p.Value.Result, res) && v.p.Value.Time > n.tip.Value.Time }
