@@ -1,6 +1,7 @@
 package p2p
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/binary"
 	"strings"
@@ -272,4 +273,23 @@ func TestHandshakeFailureFloodCutsOffHost(t *testing.T) {
 	bcfg := fastConfig(newKey(t))
 	bcfg.ListenAddr = "127.0.0.2:0"
 	connectPair(t, a, bcfg)
+}
+
+// TestBadMessageStreamHeaderDropsPeer: a message stream that does not start
+// with its header frame closes the connection.
+func TestBadMessageStreamHeaderDropsPeer(t *testing.T) {
+	a := startNode(t, fastConfig(newKey(t)))
+	r := admittedRaw(t, a)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	s, err := r.conn.OpenUniStreamSync(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Write(appendFrame(nil, encodeApp(KindProposal, []byte("no header first"))))
+	eventually(t, 5*time.Second, "peer dropped", func() bool { return !a.Connected(r.id) })
+	if a.met.Drops("bad") != 1 {
+		t.Fatalf("bad drops %d, want 1", a.met.Drops("bad"))
+	}
+	stillServes(t, a)
 }
