@@ -49,7 +49,7 @@ func TestLyingServerIsDroppedAndSyncCompletes(t *testing.T) {
 			return Proof{Kind: ProofRange, Bytes: []byte("../../etc/passwd")}, nil
 		}, true},
 		{"change proof for a range request", func(_ merkle.Hash, _, _ merkle.Key, p Proof) (Proof, error) {
-			return fallbackProof(p)
+			return FallbackProof(p)
 		}, true},
 		{"huge response", func(merkle.Hash, merkle.Key, merkle.Key, Proof) (Proof, error) {
 			return Proof{Kind: ProofRange, Bytes: make([]byte, 40<<20)}, nil

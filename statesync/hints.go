@@ -26,11 +26,11 @@ const indexedRoots = 2
 // entryOverhead is the weight of an entry besides its bytes: roughly what a proof spends on it.
 const entryOverhead = 128
 
-// lister returns the entries of the directory at path in the tree at root, whose hash is dir,
+// ListFunc returns the entries of the directory at path in the tree at root, whose hash is dir,
 // sorted by name. Implementations use whichever of path and dir they can look up.
-type lister func(ctx context.Context, root merkle.Hash, path string, dir merkle.Hash) ([]merkle.Entry, error)
+type ListFunc func(ctx context.Context, root merkle.Hash, path string, dir merkle.Hash) ([]merkle.Entry, error)
 
-func storeLister(store merkle.NodeStore) lister {
+func storeLister(store merkle.NodeStore) ListFunc {
 	return func(_ context.Context, _ merkle.Hash, _ string, dir merkle.Hash) ([]merkle.Entry, error) {
 		return merkle.ReadDir(store, dir)
 	}
@@ -44,7 +44,7 @@ type treeIndex struct {
 	bytes   uint64
 }
 
-func buildIndex(ctx context.Context, list lister, root merkle.Hash) (*treeIndex, error) {
+func buildIndex(ctx context.Context, list ListFunc, root merkle.Hash) (*treeIndex, error) {
 	idx := &treeIndex{}
 	var walk func(path string, key merkle.Key, dir merkle.Hash) error
 	walk = func(path string, key merkle.Key, dir merkle.Hash) error {
@@ -123,20 +123,32 @@ func (x *treeIndex) split(after, end merkle.Key, n int) []merkle.Key {
 	return out
 }
 
-// indexCache builds and keeps the indexes of the last few roots asked for.
-type indexCache struct {
-	list lister
+// SplitIndex answers ProofSource.SplitKeys for any source that can list directories: it walks
+// a root's tree once into a sorted index of entry keys weighted by size, and keeps the indexes
+// of the last few roots asked for. It is safe for concurrent use.
+type SplitIndex struct {
+	list ListFunc
 
 	mu    sync.Mutex // held while building: one walk at a time per source
 	roots []merkle.Hash
 	idx   map[merkle.Hash]*treeIndex
 }
 
-func newIndexCache(list lister) *indexCache {
-	return &indexCache{list: list, idx: map[merkle.Hash]*treeIndex{}}
+// NewSplitIndex returns a SplitIndex listing directories with list.
+func NewSplitIndex(list ListFunc) *SplitIndex {
+	return &SplitIndex{list: list, idx: map[merkle.Hash]*treeIndex{}}
 }
 
-func (c *indexCache) get(ctx context.Context, root merkle.Hash) (*treeIndex, error) {
+// SplitKeys implements ProofSource.SplitKeys over the index of root.
+func (c *SplitIndex) SplitKeys(ctx context.Context, root merkle.Hash, after, end merkle.Key, n int) ([]merkle.Key, Totals, error) {
+	x, err := c.get(ctx, root)
+	if err != nil {
+		return nil, Totals{}, err
+	}
+	return x.split(after, end, n), x.totals(), nil
+}
+
+func (c *SplitIndex) get(ctx context.Context, root merkle.Hash) (*treeIndex, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if x, ok := c.idx[root]; ok {

@@ -41,9 +41,9 @@ func retargetFixture(n int) (files1, changes, files2 map[string][]byte) {
 		last -= 7
 	}
 	changes = map[string][]byte{
-		"state/d00/f000000":                   nil,                            // removed
-		"state/d03/f000003":                   []byte("rewritten"),            // changed
-		"state/new/file":                      []byte("added after the move"), // added in a new directory
+		"state/d00/f000000":                  nil,                            // removed
+		"state/d03/f000003":                  []byte("rewritten"),            // changed
+		"state/new/file":                     []byte("added after the move"), // added in a new directory
 		fmt.Sprintf("state/d06/f%06d", last): nil,
 	}
 	files2 = map[string][]byte{}

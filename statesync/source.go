@@ -51,7 +51,7 @@ type ProofSource interface {
 // added with AddRoot are served.
 type StoreSource struct {
 	store merkle.NodeStore
-	index *indexCache
+	index *SplitIndex
 
 	mu    sync.Mutex
 	roots []merkle.Hash // newest first
@@ -59,7 +59,7 @@ type StoreSource struct {
 
 // NewStoreSource returns a source over store serving no root yet.
 func NewStoreSource(store merkle.NodeStore) *StoreSource {
-	return &StoreSource{store: store, index: newIndexCache(storeLister(store))}
+	return &StoreSource{store: store, index: NewSplitIndex(storeLister(store))}
 }
 
 // AddRoot makes root servable; store must hold its whole tree.
@@ -121,7 +121,7 @@ func (s *StoreSource) ChangeProof(ctx context.Context, base, root merkle.Hash, s
 		if err != nil {
 			return Proof{}, err
 		}
-		return fallbackProof(rp)
+		return FallbackProof(rp)
 	}
 	p, err := merkle.NewChangeProof(s.store, base, root, start, end, maxEntries, maxBytes)
 	if err != nil {
@@ -139,15 +139,11 @@ func (s *StoreSource) SplitKeys(ctx context.Context, root merkle.Hash, after, en
 	if !s.has(root) {
 		return nil, Totals{}, fmt.Errorf("split keys at %s: %w", hex8(root), ErrUnknownRoot)
 	}
-	idx, err := s.index.get(ctx, root)
-	if err != nil {
-		return nil, Totals{}, err
-	}
-	return idx.split(after, end, n), idx.totals(), nil
+	return s.index.SplitKeys(ctx, root, after, end, n)
 }
 
 // fallbackProof wraps a marshalled range proof as a change proof that says it fell back.
-func fallbackProof(rp Proof) (Proof, error) {
+func FallbackProof(rp Proof) (Proof, error) {
 	var p merkle.RangeProof
 	if err := p.UnmarshalBinary(rp.Bytes); err != nil {
 		return Proof{}, fmt.Errorf("fallback proof: %w", err)

@@ -1,4 +1,4 @@
-package statesync
+package hpfsdsync
 
 import (
 	"bytes"
@@ -11,6 +11,7 @@ import (
 	"github.com/hpfs/hpnode/hpfs"
 	"github.com/hpfs/hpnode/merkle"
 	"github.com/hpfs/hpnode/p2p"
+	"github.com/hpfs/hpnode/statesync"
 )
 
 // daemon is an in-process hpfsd (real pebble store, real FUSE mount) with its control socket.
@@ -94,17 +95,17 @@ func writeDir(t testing.TB, files map[string][]byte) string {
 
 // hpfsdCluster starts n serving daemons holding the given versions, each behind a p2p node with
 // an HPFSSource server (wrap may replace a source), and a blank client daemon and node.
-func hpfsdCluster(t testing.TB, n int, wrap func(i int, s ProofSource) ProofSource, versions ...string) (servers []*daemon, client *daemon, node *p2p.Node) {
+func hpfsdCluster(t testing.TB, n int, wrap func(i int, s statesync.ProofSource) statesync.ProofSource, versions ...string) (servers []*daemon, client *daemon, node *p2p.Node) {
 	t.Helper()
 	var addrs []string
 	for i := range n {
 		d := startHPFSD(t, versions...)
-		var src ProofSource = NewHPFSSource(d.socket)
+		var src statesync.ProofSource = NewSource(d.socket)
 		if wrap != nil {
 			src = wrap(i, src)
 		}
 		pn := startP2P(t)
-		NewServer(src, ServerConfig{Logger: quietLogger()}).Register(pn)
+		statesync.NewServer(src, statesync.ServerConfig{Logger: quietLogger()}).Register(pn)
 		servers = append(servers, d)
 		addrs = append(addrs, pn.Addr().String())
 	}
@@ -143,8 +144,8 @@ func TestHPFSDBlankDaemonClonesThreeServers(t *testing.T) {
 			t.Fatalf("servers disagree on the imported root: %s vs %s", s.head(), target)
 		}
 	}
-	cl := NewClient(node, NewHPFSSink(client.socket), Config{Logger: quietLogger(),
-		Scheduler: SchedulerConfig{MaxBytes: 512 << 10, MaxInFlight: 6}})
+	cl := statesync.NewClient(node, NewSink(client.socket), statesync.Config{Logger: quietLogger(),
+		Scheduler: statesync.SchedulerConfig{MaxBytes: 512 << 10, MaxInFlight: 6}})
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	if err := cl.Run(ctx, target); err != nil {
@@ -157,13 +158,13 @@ func TestHPFSDBlankDaemonClonesThreeServers(t *testing.T) {
 }
 
 func TestHPFSDTargetMovedMidSyncAndFallback(t *testing.T) {
-	files1, _, files2 := retargetFixture(150)
+	files1, files2 := retargetFixture(150)
 	v1, v2 := writeDir(t, files1), writeDir(t, files2)
 	for _, fallback := range []bool{false, true} {
 		name := map[bool]string{false: "change proofs", true: "fallback"}[fallback]
 		t.Run(name, func(t *testing.T) {
 			var counters []*countingSource
-			servers, client, node := hpfsdCluster(t, 3, func(_ int, s ProofSource) ProofSource {
+			servers, client, node := hpfsdCluster(t, 3, func(_ int, s statesync.ProofSource) statesync.ProofSource {
 				cs := &countingSource{ProofSource: s}
 				if fallback {
 					cs.ProofSource = &forgetfulSource{ProofSource: s}
@@ -185,9 +186,9 @@ func TestHPFSDTargetMovedMidSyncAndFallback(t *testing.T) {
 			if root1.IsZero() {
 				t.Fatalf("no first imported version among %+v", roots)
 			}
-			sink := &hookSink{ProofSink: NewHPFSSink(client.socket), n: 4}
-			cl := NewClient(node, sink, Config{Logger: quietLogger(),
-				Scheduler: SchedulerConfig{MaxBytes: 64 << 10, MaxInFlight: 3, PerPeer: 1}})
+			sink := &hookSink{ProofSink: NewSink(client.socket), n: 4}
+			cl := statesync.NewClient(node, sink, statesync.Config{Logger: quietLogger(),
+				Scheduler: statesync.SchedulerConfig{MaxBytes: 64 << 10, MaxInFlight: 3, PerPeer: 1}})
 			sink.hook = func() { cl.SetTarget(root2) }
 			ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 			defer cancel()
@@ -211,17 +212,17 @@ func TestHPFSDTargetMovedMidSyncAndFallback(t *testing.T) {
 }
 
 // forgetfulSource serves only the newest root, as a server whose history was pruned.
-type forgetfulSource struct{ ProofSource }
+type forgetfulSource struct{ statesync.ProofSource }
 
 func (s *forgetfulSource) Roots(ctx context.Context) ([]merkle.Hash, error) {
 	roots, err := s.ProofSource.Roots(ctx)
 	return roots[:min(1, len(roots))], err
 }
 
-func (s *forgetfulSource) ChangeProof(ctx context.Context, base, root merkle.Hash, start, end merkle.Key, maxEntries, maxBytes int) (Proof, error) {
+func (s *forgetfulSource) ChangeProof(ctx context.Context, base, root merkle.Hash, start, end merkle.Key, maxEntries, maxBytes int) (statesync.Proof, error) {
 	rp, err := s.ProofSource.RangeProof(ctx, root, start, end, maxEntries, maxBytes)
 	if err != nil {
-		return Proof{}, err
+		return statesync.Proof{}, err
 	}
-	return fallbackProof(rp)
+	return statesync.FallbackProof(rp)
 }
