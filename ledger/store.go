@@ -57,7 +57,9 @@ func key(kind byte, seq uint64) []byte {
 	return k
 }
 
-// Open opens (or creates) the store in dir for a contract whose chain starts at genesis.
+// Open opens (or creates) the store in dir for a contract whose chain starts at genesis. genesis
+// may also be a later record the caller trusts (Seq > 0): a node that joined a running cluster
+// keeps the chain from the ledger it anchored on.
 func Open(dir, contractID string, genesis consensus.Record, opts Options) (*Store, error) {
 	if opts.KeepRaw == 0 {
 		opts.KeepRaw = opts.KeepRecords
@@ -104,7 +106,7 @@ func (s *Store) load() error {
 		return fmt.Errorf("scan records: %w", err)
 	}
 	defer it.Close()
-	s.first = 1
+	s.first = s.genesis.Seq + 1
 	if it.First() {
 		s.first = binary.BigEndian.Uint64(it.Key()[1:])
 	}
@@ -115,7 +117,7 @@ func (s *Store) load() error {
 		}
 		s.tip = r
 	} else {
-		s.first = 1
+		s.first = s.genesis.Seq + 1
 	}
 	return it.Error()
 }
@@ -143,8 +145,8 @@ func (s *Store) Tip() consensus.Record { return s.tip }
 
 // First returns the oldest retained non-genesis sequence (tip+1 when there is none).
 func (s *Store) First() uint64 {
-	if s.tip.Seq == 0 {
-		return 1
+	if s.tip.Seq == s.genesis.Seq {
+		return s.genesis.Seq + 1
 	}
 	return s.first
 }
@@ -186,7 +188,7 @@ func (s *Store) Append(d consensus.Decided) error {
 	if err := b.Commit(s.writeOpts()); err != nil {
 		return fmt.Errorf("append ledger %d: %w", r.Seq, err)
 	}
-	if s.tip.Seq == 0 {
+	if s.tip.Seq == s.genesis.Seq {
 		s.first = r.Seq
 	}
 	var tip consensus.Record
@@ -213,9 +215,9 @@ func (s *Store) prune(b *pebble.Batch, tip uint64) {
 	}
 }
 
-// Record returns the record at seq (seq 0 is genesis).
+// Record returns the record at seq (genesis's own Seq, normally 0, is genesis).
 func (s *Store) Record(seq uint64) (consensus.Record, error) {
-	if seq == 0 {
+	if seq == s.genesis.Seq {
 		return s.genesis, nil
 	}
 	b, err := s.get(key(kindRecord, seq))
