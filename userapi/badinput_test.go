@@ -507,3 +507,19 @@ func isTimeout(err error) bool {
 	var ne net.Error
 	return errors.As(err, &ne) && ne.Timeout()
 }
+
+func TestMaxBytesPerMinute(t *testing.T) {
+	ts := startServer(t, newTestBackend(3), func(c *Config) { c.MaxBytesPerMin = 4096 })
+	heavy := connect(t, ts.url, userKey(1), JSON)
+	light := connect(t, ts.url, userKey(2), JSON)
+	content := strings.Repeat("x", 1000)
+	for i := 0; i < 3; i++ { // ~3.1 KB: under the limit, all answered
+		heavy.sendMsg(bson.D{{Key: "type", Value: "contract_read_request"}, {Key: "id", Value: "r"}, {Key: "content", Value: content}})
+		heavy.recvType("contract_read_response")
+	}
+	heavy.sendMsg(bson.D{{Key: "type", Value: "contract_read_request"}, {Key: "id", Value: "r"}, {Key: "content", Value: content}})
+	if code, reason := expectClose(t, heavy.c, 10*time.Second); code != websocket.StatusPolicyViolation || reason != CloseTooManyBytes {
+		t.Fatalf("close %d %q", code, reason)
+	}
+	stillServes(t, light)
+}

@@ -42,6 +42,9 @@ type Config struct {
 	// IdleTimeout is user.idle_timeout (0 = none): a handshaken session that sends nothing for
 	// this long is closed with status 1008, reason "idle_timeout".
 	IdleTimeout time.Duration
+	// MaxBytesPerMin is user.max_bytes_per_min (0 = unlimited): a session that sends more in a
+	// minute is closed with status 1008, reason "too_many_bytes".
+	MaxBytesPerMin int64
 	// MaxBadMsgsPerMin is user.max_bad_msgs_per_min (0 = unlimited). Malformed messages, unknown
 	// types and bad signatures count; a Backend's legitimate rejections never do.
 	MaxBadMsgsPerMin int
@@ -80,6 +83,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("userapi config: MaxConnectionsPerHost %d < 0", c.MaxConnectionsPerHost)
 	case c.IdleTimeout < 0:
 		return fmt.Errorf("userapi config: IdleTimeout %v < 0", c.IdleTimeout)
+	case c.MaxBytesPerMin < 0:
+		return fmt.Errorf("userapi config: MaxBytesPerMin %d < 0", c.MaxBytesPerMin)
 	case c.MaxBadMsgsPerMin < 0:
 		return fmt.Errorf("userapi config: MaxBadMsgsPerMin %d < 0", c.MaxBadMsgsPerMin)
 	case c.ConcurrentReads < 0 || c.ConcurrentReads > 32:

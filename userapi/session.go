@@ -39,8 +39,10 @@ type session struct {
 	closeCode   websocket.StatusCode
 	closeReason string
 
-	badWindow time.Time // read loop only
-	badCount  int
+	badWindow  time.Time // read loop only
+	badCount   int
+	byteWindow time.Time // read loop only
+	byteCount  int64
 }
 
 // pendingOutput is a contract_output built in the writer: collapsing the tree per user is
@@ -305,8 +307,29 @@ func (ss *session) readLoop() {
 		if ss.ctx.Err() != nil {
 			return
 		}
+		if !ss.countBytes(len(data)) {
+			return
+		}
 		ss.handle(data)
 	}
+}
+
+// countBytes counts a message against MaxBytesPerMin and ends the session past it.
+func (ss *session) countBytes(n int) bool {
+	limit := ss.s.cfg.MaxBytesPerMin
+	if limit == 0 {
+		return true
+	}
+	now := time.Now()
+	if now.Sub(ss.byteWindow) >= time.Minute {
+		ss.byteWindow, ss.byteCount = now, 0
+	}
+	ss.byteCount += int64(n)
+	if ss.byteCount > limit {
+		ss.fail(websocket.StatusPolicyViolation, CloseTooManyBytes)
+		return false
+	}
+	return true
 }
 
 // badMessage counts one abusive message against MaxBadMsgsPerMin.
