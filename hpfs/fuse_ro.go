@@ -29,7 +29,9 @@ type roNode struct {
 	e  merkle.Entry
 
 	mu      sync.Mutex
-	leaves  []merkle.Hash // loaded on first read
+	lookups int                     // directories: by-name lookups so far
+	entries map[string]merkle.Entry // directories: the whole listing once lookups pass scanThreshold
+	leaves  []merkle.Hash           // files: loaded on first read
 	loaded  bool
 	lastIdx int
 	last    []byte
@@ -61,18 +63,49 @@ func (r *roNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*
 	if merkle.ValidateName(name) != nil {
 		return nil, syscall.ENOENT
 	}
-	e, err := merkle.LookupChild(r.rv.store, r.e.Hash, name)
-	if errors.Is(err, merkle.ErrNotFound) {
-		return nil, syscall.ENOENT
-	}
-	if err != nil {
-		return nil, syscall.EIO
+	e, errno := r.child(name)
+	if errno != 0 {
+		return nil, errno
 	}
 	ch := newRONode(r.v, r.rv, e)
 	in := r.NewInode(ctx, ch, fs.StableAttr{Mode: kindMode(e.Kind)})
 	ch.attr(&out.Attr)
 	r.v.setTimeouts(out)
 	return in, 0
+}
+
+// child finds a name, switching from per-name search to one loaded listing when the directory is
+// being scanned (see scanThreshold).
+func (r *roNode) child(name string) (merkle.Entry, syscall.Errno) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.entries == nil {
+		if r.lookups++; r.lookups > scanThreshold {
+			list, err := merkle.ReadDir(r.rv.store, r.e.Hash)
+			if err != nil {
+				return merkle.Entry{}, syscall.EIO
+			}
+			r.entries = make(map[string]merkle.Entry, len(list))
+			for _, e := range list {
+				r.entries[e.Name] = e
+			}
+		}
+	}
+	if r.entries != nil {
+		e, ok := r.entries[name]
+		if !ok {
+			return merkle.Entry{}, syscall.ENOENT
+		}
+		return e, 0
+	}
+	e, err := merkle.LookupChild(r.rv.store, r.e.Hash, name)
+	if errors.Is(err, merkle.ErrNotFound) {
+		return merkle.Entry{}, syscall.ENOENT
+	}
+	if err != nil {
+		return merkle.Entry{}, syscall.EIO
+	}
+	return e, 0
 }
 
 // Readdir implements fs.NodeReaddirer.

@@ -78,3 +78,17 @@ func (o *Overlay) pending(tag byte, h merkle.Hash) ([]byte, bool) {
 	v, ok := o.nodes[h]
 	return v, ok
 }
+
+// bytes is the total size of the objects held.
+func (o *Overlay) bytes() int {
+	o.mu.RLock()
+	defer o.mu.RUnlock()
+	n := 0
+	for _, v := range o.nodes {
+		n += len(v) + 40
+	}
+	for _, v := range o.leaves {
+		n += len(v) + 40
+	}
+	return n
+}

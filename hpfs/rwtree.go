@@ -25,6 +25,7 @@ type ovNode struct {
 	children map[string]*ovNode // names known to this session (looked up, created, moved in)
 	removed  map[string]bool    // base names that no longer exist here
 	full     bool               // every base entry has been merged into children
+	misses   int                // base lookups so far; many mean a scan, see child
 	count    uint64             // number of entries
 
 	// Regular files.
@@ -37,6 +38,10 @@ type ovNode struct {
 }
 
 func (n *ovNode) isDir() bool { return n.kind == merkle.KindDir }
+
+// scanThreshold is the number of by-name lookups in one directory after which the directory is
+// loaded whole.
+const scanThreshold = 16
 
 // rwSession is the read-write session: an in-memory overlay over the base version. Every
 // operation takes mu; the overlay is the only mutable state, so rollback is dropping it.
@@ -151,6 +156,17 @@ func (s *rwSession) child(dir *ovNode, name string) (*ovNode, syscall.Errno) {
 		return nil, syscall.ENOENT
 	}
 	if merkle.ValidateName(name) != nil {
+		return nil, syscall.ENOENT
+	}
+	// A directory looked up name after name (stat of every file, a build) is cheaper to load
+	// once than to search per name: each search decodes the nodes on its path.
+	if dir.misses++; dir.misses > scanThreshold {
+		if errno := s.loadAll(dir); errno != 0 {
+			return nil, errno
+		}
+		if c, ok := dir.children[name]; ok {
+			return c, 0
+		}
 		return nil, syscall.ENOENT
 	}
 	e, err := merkle.LookupChild(s.store, dir.baseDir, name)

@@ -81,6 +81,8 @@ type Store struct {
 	params merkle.Params
 
 	mu       sync.Mutex // guards versions, byRoot, pins and serializes commits
+	cache *objCache // committed nodes and leaves, by hash
+
 	versions []Version  // ascending seq; the last is the head
 	byRoot   map[merkle.Hash]int
 	pins     map[merkle.Hash]int
@@ -115,7 +117,7 @@ func OpenStore(opts StoreOptions) (*Store, error) {
 		lk.release()
 		return nil, fmt.Errorf("open pebble in %s: %w", opts.Dir, err)
 	}
-	s := &Store{dir: opts.Dir, keep: opts.Keep, log: opts.Logger, lock: lk, db: db,
+	s := &Store{dir: opts.Dir, keep: opts.Keep, log: opts.Logger, lock: lk, db: db, cache: newObjCache(cacheBytes),
 		byRoot: map[merkle.Hash]int{}, pins: map[merkle.Hash]int{}}
 	if err := s.load(); err != nil {
 		s.Close()
@@ -247,8 +249,18 @@ func (s *Store) get(key []byte) ([]byte, bool, error) {
 	return out, true, nil
 }
 
+// cacheBytes bounds the object cache: 64 MiB holds a thousand leaves and every hot directory node.
+const cacheBytes = 64 << 20
+
+// getObject returns the object's bytes; callers must not modify them (they may be cached).
 func (s *Store) getObject(tag byte, h merkle.Hash) ([]byte, error) {
+	if v, ok := s.cache.get(tag, h); ok {
+		return v, nil
+	}
 	v, ok, err := s.get(objKey(tag, h))
+	if ok {
+		s.cache.put(tag, h, v)
+	}
 	if err == nil && !ok {
 		v, ok, err = s.get(stagedKey(tag, h))
 	}

@@ -99,6 +99,12 @@ func (s *Store) Commit(root merkle.Hash, ov *Overlay) (Version, error) {
 	defer s.mu.Unlock()
 	rb := newRefBatch(s, ov)
 	defer rb.b.Close()
+	if ov != nil {
+		// One allocation for the whole batch: growing a 100 MiB batch by doubling costs more
+		// than writing it.
+		rb.b.Close()
+		rb.b = s.db.NewBatchWithSize(ov.bytes() + 1<<20)
+	}
 	if err := rb.incref(tagNode, root); err != nil {
 		return Version{}, fmt.Errorf("commit %s: %w", root, err)
 	}
