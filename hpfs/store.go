@@ -80,10 +80,10 @@ type Store struct {
 	db     *pebble.DB
 	params merkle.Params
 
-	mu       sync.Mutex // guards versions, byRoot, pins and serializes commits
-	cache *objCache // committed nodes and leaves, by hash
+	mu    sync.Mutex // guards versions, byRoot, pins and serializes commits
+	cache *objCache  // committed nodes and leaves, by hash
 
-	versions []Version  // ascending seq; the last is the head
+	versions []Version // ascending seq; the last is the head
 	byRoot   map[merkle.Hash]int
 	pins     map[merkle.Hash]int
 }
