@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"fmt"
+	"github.com/cockroachdb/pebble/v2"
 	"log/slog"
 )
 
@@ -23,3 +24,7 @@ func (p pebbleLogger) Fatalf(format string, args ...any) {
 	p.l.Error(msg, "component", "pebble")
 	panic("ledger: pebble fatal: " + msg)
 }
+
+// PebbleLogger routes a pebble database's logging to l the way the ledger store does, for the
+// node's other pebble stores.
+func PebbleLogger(l *slog.Logger) pebble.Logger { return pebbleLogger{l} }

@@ -39,7 +39,7 @@ type loaded struct {
 // openNodeDB opens the node's stores under dir. A fresh node (no genesis yet) takes genesis
 // (ignored on later opens: the stored one is used).
 func openNodeDB(dir, contractID string, genesis consensus.Record, keep uint64, logger *slog.Logger) (*nodeDB, bool, error) {
-	meta, err := pebble.Open(filepath.Join(dir, "meta"), &pebble.Options{})
+	meta, err := pebble.Open(filepath.Join(dir, "meta"), &pebble.Options{Logger: ledger.PebbleLogger(logger)})
 	if err != nil {
 		return nil, false, fmt.Errorf("open node store: %w", err)
 	}

@@ -101,35 +101,15 @@ func (n *Node) Run(ctx context.Context) error {
 		logger:     n.logger,
 		lastGood:   n.lastGoodPatch,
 	}
-	initial, err := n.ensurePatch()
-	if err != nil {
-		return err
-	}
-
-	var fresh bool
-	n.db, fresh, err = openNodeDB(l.Ledger(), cfg.Contract.ID, consensus.Genesis(0, initial), cfg.Ledger.KeepLedgers, n.logger)
-	if err != nil {
-		return err
-	}
-	defer n.db.close()
-	cons, err := n.newConsensus(initial, fresh)
-	if err != nil {
-		return err
-	}
 	if n.mesh, err = n.newMesh(cfg); err != nil {
 		return err
 	}
 	n.exec.sendNPL = n.sendNPL
 	n.serveStateSync()
-	users, userLn, err := n.newUserServer(cfg)
-	if err != nil {
-		n.mesh.Close()
-		return err
-	}
 
-	g, gctx := errgroup.WithContext(ctx)
-	execQ := make(chan consensus.Execution, 1)
-	syncQ := make(chan consensus.SyncTarget, 1)
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	g, gctx := errgroup.WithContext(runCtx)
 	g.Go(func() error {
 		if err := n.mesh.Start(gctx); err != nil {
 			return fmt.Errorf("mesh: %w", err)
@@ -137,6 +117,23 @@ func (n *Node) Run(ctx context.Context) error {
 		<-gctx.Done()
 		return n.mesh.Close()
 	})
+	cons, err := n.prepareConsensus(gctx)
+	if err != nil {
+		cancel()
+		_ = g.Wait()
+		return err
+	}
+	defer n.db.close()
+	n.mesh.SetUNL(n.view.unlKeys())
+	n.mesh.HandleRequest(kindLedgerFetch, n.serveLedgers)
+	users, userLn, err := n.newUserServer(cfg)
+	if err != nil {
+		cancel()
+		_ = g.Wait()
+		return err
+	}
+	execQ := make(chan consensus.Execution, 1)
+	syncQ := make(chan consensus.SyncTarget, 1)
 	g.Go(func() error { return ignoreCanceled(users.Serve(gctx, userLn)) })
 	g.Go(func() error { n.runExecutor(gctx, execQ); return nil })
 	g.Go(func() error { n.runSync(gctx, syncQ); return nil })
@@ -231,7 +228,13 @@ func (n *Node) newMesh(cfg config.HPConfig) (*p2p.Node, error) {
 	if err != nil {
 		return nil, fmt.Errorf("mesh: %w", err)
 	}
-	mesh.SetUNL(n.view.unlKeys())
+	var unl []ed25519.PublicKey
+	for _, k := range cfg.Contract.UNL {
+		if pub, err := config.ParsePublicKey(k); err == nil {
+			unl = append(unl, pub)
+		}
+	}
+	mesh.SetUNL(unl) // the agreed UNL replaces it once consensus is set up
 	mesh.SetVerifier(p2p.KindProposal, consensus.ProposalSigner)
 	mesh.Handle(p2p.KindProposal, n.onConsensusMessage)
 	mesh.Handle(p2p.KindUserInputs, n.onConsensusMessage)

@@ -8,6 +8,7 @@ import (
 	"github.com/hpfs/hpnode/consensus"
 	"github.com/hpfs/hpnode/merkle"
 	"github.com/hpfs/hpnode/statesync"
+	"github.com/hpfs/hpnode/statesync/hpfsdsync"
 )
 
 // syncProgress is a state sync in flight, as published in the status file.
@@ -26,7 +27,7 @@ const syncRetry = time.Second
 // stateSyncClient makes the client that fetches state from peers into hpfsd.
 func (n *Node) stateSyncClient() *statesync.Client {
 	cfg := n.config()
-	return statesync.NewClient(n.mesh, statesync.NewHPFSSink(n.layout.HPFSSocket()), statesync.Config{
+	return statesync.NewClient(n.mesh, hpfsdsync.NewSink(n.layout.HPFSSocket()), statesync.Config{
 		Scheduler: statesync.SchedulerConfig{
 			MaxInFlight: int(cfg.Sync.Workers),
 			MaxEntries:  uint32(cfg.Sync.MaxProofEntries),
@@ -39,7 +40,7 @@ func (n *Node) stateSyncClient() *statesync.Client {
 
 // serveStateSync lets peers sync from this node's kept versions.
 func (n *Node) serveStateSync() {
-	statesync.NewServer(statesync.NewHPFSSource(n.layout.HPFSSocket()), statesync.ServerConfig{
+	statesync.NewServer(hpfsdsync.NewSource(n.layout.HPFSSocket()), statesync.ServerConfig{
 		Logger: n.logger.With("part", "statesync"),
 	}).Register(n.mesh)
 }
