@@ -339,7 +339,10 @@ func TestMaxConnectionsClosesWithReason(t *testing.T) {
 func TestThousandConcurrentConnections(t *testing.T) {
 	const n = 1000
 	b := newTestBackend(3)
-	ts := startServer(t, b, func(c *Config) { c.HandshakeTimeout = time.Minute })
+	ts := startServer(t, b, func(c *Config) {
+		c.HandshakeTimeout = time.Minute
+		c.PingInterval = -1 // the crowd's clients read only at the end
+	})
 	clients := make([]*testClient, n)
 	errs := make(chan error, n)
 	var wg sync.WaitGroup
@@ -522,4 +525,34 @@ func TestMaxBytesPerMinute(t *testing.T) {
 		t.Fatalf("close %d %q", code, reason)
 	}
 	stillServes(t, light)
+}
+
+// TestUnresponsiveClientIsDroppedByPing: a client that stops answering pings (here: never reads)
+// loses its session and frees its key; a client that reads stays.
+func TestUnresponsiveClientIsDroppedByPing(t *testing.T) {
+	ts := startServer(t, newTestBackend(3), func(c *Config) { c.PingInterval = 200 * time.Millisecond })
+	deaf := connect(t, ts.url, userKey(1), JSON)
+	alive := connect(t, ts.url, userKey(2), BSON)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			if _, err := alive.readRaw(time.Minute); err != nil {
+				return
+			}
+		}
+	}()
+	for i := 0; ts.userSession(deaf.key.Public().(ed25519.PublicKey)) != nil; i++ {
+		if i > 1000 {
+			t.Fatal("a client that answers no pings kept its session")
+		}
+		sleepMs(10)
+	}
+	if ts.userSession(alive.key.Public().(ed25519.PublicKey)) == nil {
+		t.Fatal("a client that answers pings was dropped")
+	}
+	// Its key may connect again at once.
+	stillServes(t, connect(t, ts.url, userKey(1), JSON))
+	_ = alive.c.Close(websocket.StatusNormalClosure, "")
+	<-done
 }

@@ -11,6 +11,7 @@ const (
 	CloseMaxConnections   = "max_connections"          // 1013: Config.MaxConnections reached
 	CloseMaxPerHost       = "max_connections_per_host" // 1013: Config.MaxConnectionsPerHost reached
 	CloseIdleTimeout      = "idle_timeout"             // 1008: Config.IdleTimeout without a message
+	ClosePingTimeout      = "ping_timeout"             // logged only: the client stopped answering pings
 	CloseTooManyBytes     = "too_many_bytes"           // 1008: Config.MaxBytesPerMin exceeded
 	CloseTooManyBadMsgs   = "too_many_bad_messages"    // 1008: Config.MaxBadMsgsPerMin exceeded
 	CloseSendQueueFull    = "send_queue_full"          // logged only: the connection is dropped, its socket is full

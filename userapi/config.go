@@ -16,6 +16,7 @@ const (
 	DefaultHandshakeTimeout = 5 * time.Second
 	DefaultConcurrentReads  = 4
 	DefaultSendQueue        = 4096
+	DefaultPingInterval     = 30 * time.Second
 )
 
 // Config is the user server's configuration. The zero value of every optional field means the
@@ -42,6 +43,10 @@ type Config struct {
 	// IdleTimeout is user.idle_timeout (0 = none): a handshaken session that sends nothing for
 	// this long is closed with status 1008, reason "idle_timeout".
 	IdleTimeout time.Duration
+	// PingInterval is how often a handshaken session is pinged; a client that does not answer
+	// within another interval is dropped (reason "ping_timeout"), so a vanished client's key is
+	// freed for its reconnection. DefaultPingInterval if 0; negative disables pings.
+	PingInterval time.Duration
 	// MaxBytesPerMin is user.max_bytes_per_min (0 = unlimited): a session that sends more in a
 	// minute is closed with status 1008, reason "too_many_bytes".
 	MaxBytesPerMin int64
@@ -107,6 +112,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.ConcurrentReads == 0 {
 		c.ConcurrentReads = DefaultConcurrentReads
+	}
+	if c.PingInterval == 0 {
+		c.PingInterval = DefaultPingInterval
 	}
 	if c.SendQueue == 0 {
 		c.SendQueue = DefaultSendQueue

@@ -104,7 +104,35 @@ func (ss *session) run() {
 	ss.s.log.Debug("user connected", "user", HexKey(ss.user)[:10], "protocol", ss.proto, "remote", ss.remote)
 	ss.wg.Add(1)
 	go ss.writer()
+	if ss.s.cfg.PingInterval > 0 {
+		ss.wg.Add(1)
+		go ss.pinger()
+	}
 	ss.readLoop()
+}
+
+// pinger drops a session whose client stops answering websocket pings: without it a client that
+// vanished (no FIN, no RST) would hold its key, and its reconnection would be refused as a
+// duplicate until TCP gave up.
+func (ss *session) pinger() {
+	defer ss.wg.Done()
+	d := ss.s.cfg.PingInterval
+	t := time.NewTicker(d)
+	defer t.Stop()
+	for {
+		select {
+		case <-ss.ctx.Done():
+			return
+		case <-t.C:
+		}
+		ctx, cancel := context.WithTimeout(ss.ctx, d)
+		err := ss.c.Ping(ctx)
+		cancel()
+		if err != nil {
+			ss.fail(websocket.StatusGoingAway, ClosePingTimeout)
+			return
+		}
+	}
 }
 
 // closer sends the close frame once the session ends. The read loop reads with a background
@@ -119,9 +147,9 @@ func (ss *session) closer() {
 	default:
 		ss.s.log.Info("user session closed", "remote", ss.remote, "code", int(code), "reason", reason)
 	}
-	if reason == CloseSendQueueFull {
-		// Its socket is full: a close frame would wait behind the backlog the client is not
-		// reading, holding the session for the close handshake's 5 s. Drop it now.
+	if reason == CloseSendQueueFull || reason == ClosePingTimeout {
+		// The client is not reading: a close frame would wait behind its backlog, holding the
+		// session for the close handshake's 5 s. Drop it now.
 		_ = ss.c.CloseNow()
 		return
 	}
