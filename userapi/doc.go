@@ -23,6 +23,7 @@
 //     embedding. Read responses keep HotPocket's raw embedding, but only of valid JSON.
 //   - No user cap. A second connection with a key that already has a session, or one over a
 //     connection limit, is closed with a status and reason (closereasons.go), never left half-open.
+//     Websocket pings drop a client that vanished, so its key can reconnect.
 //   - A connection that does not complete TLS and the challenge within Config.HandshakeTimeout is
 //     closed; the server signs only short printable server challenges (validServerChallenge).
 //   - Malformed messages, unknown types and bad signatures get HotPocket's rejection and count
