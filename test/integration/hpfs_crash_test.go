@@ -168,7 +168,7 @@ func TestHpfsdCrashLeavesLastCommittedVersion(t *testing.T) {
 					defer close(done)
 					_ = hpfs.Call(p.socket(), hpfs.Request{Op: hpfs.OpRWCommit}, nil)
 				}()
-				time.Sleep(time.Duration(r.IntN(3_000)) * time.Microsecond)
+				time.Sleep(time.Duration(r.IntN(40_000)) * time.Microsecond)
 				p.kill9()
 				<-done
 			} else {
