@@ -112,6 +112,8 @@ type Report struct {
 	// Rejected counts input statuses "rejected" (a legitimate outcome: a later nonce of the same
 	// user may close first when messages are lost).
 	Rejected int
+	// AcceptLatency is, per accepted input, the virtual time from submission to the accepted status.
+	AcceptLatency []time.Duration
 	// DesyncReported and SyncTargets record what the non-deterministic node saw.
 	DesyncReported bool
 	SyncTargets    int
@@ -215,6 +217,7 @@ type world struct {
 	users   []consensus.PubKey
 	nonces  map[consensus.PubKey]uint64
 	pending map[consensus.Hash]int // submitted inputs without a status yet, by submitting node
+	sentAt  map[consensus.Hash]time.Duration
 }
 
 // Run simulates one seed and checks safety and liveness; the error names the violated property.
@@ -224,7 +227,7 @@ func Run(o Options) (Report, error) {
 		return Report{}, fmt.Errorf("sim: %d nodes", o.Nodes)
 	}
 	w := &world{o: o, rng: rand.New(rand.NewPCG(o.Seed, o.Seed^0x9e3779b97f4a7c15)), closed: map[uint64]consensus.Hash{},
-		byKey: map[consensus.PubKey]int{}, nonces: map[consensus.PubKey]uint64{}, pending: map[consensus.Hash]int{}}
+		byKey: map[consensus.PubKey]int{}, nonces: map[consensus.PubKey]uint64{}, pending: map[consensus.Hash]int{}, sentAt: map[consensus.Hash]time.Duration{}}
 	w.verify = fakeVerify
 	if o.RealSigs {
 		w.verify = consensus.Ed25519Verify
@@ -386,6 +389,7 @@ func (w *world) handle(e *event) {
 		if n.up {
 			in := w.newInput(u)
 			w.pending[in.Hash()] = n.idx
+			w.sentAt[in.Hash()] = w.now
 			_ = n.node.Step(consensus.Message{Type: consensus.MsgSubmit, Inputs: []consensus.Input{in}})
 			w.process(n)
 		}
@@ -507,6 +511,9 @@ func (w *world) process(n *simNode) {
 		for _, st := range rd.InputStatuses {
 			if st.Accepted {
 				w.rep.Accepted++
+				if at, ok := w.sentAt[st.Hash]; ok {
+					w.rep.AcceptLatency = append(w.rep.AcceptLatency, w.now-at)
+				}
 			} else {
 				w.rep.Rejected++
 			}

@@ -48,3 +48,15 @@ func TestSimReportsLivenessFailure(t *testing.T) {
 		t.Fatalf("Run with every message dropped: %v, want ErrLiveness", err)
 	}
 }
+
+// TestSimWithEd25519 runs a few seeds of every profile with real Ed25519 signatures, so the cheap
+// scheme the sweep uses is not what makes it pass.
+func TestSimWithEd25519(t *testing.T) {
+	for s := uint64(1); s <= 5; s++ {
+		o := ForSeed(7, s)
+		o.RealSigs = true
+		if _, err := Run(o); err != nil {
+			t.Fatalf("%v: %v", o, err)
+		}
+	}
+}
