@@ -18,8 +18,11 @@ const (
 	MaxInputs = 1 << 16
 	// MaxInputBytes is the largest input container (HotPocket's default message limit, 5 MiB).
 	MaxInputBytes = 5 << 20
-	// MaxBatchInputs is the most inputs one InputBatch or LedgerResponse carries.
-	MaxBatchInputs = 1 << 14
+	// MaxBatchInputs is the most inputs one InputBatch or LedgerResponse carries: a whole ledger.
+	MaxBatchInputs = MaxInputs
+	// MaxLedgerInputBytes bounds the input bytes of one ledger, so that a ledger with its raw inputs
+	// always fits in one LedgerResponse under MaxMessageBytes.
+	MaxLedgerInputBytes = 32 << 20
 	// MaxContractID is the longest contract id the signature domain accepts.
 	MaxContractID = 255
 	// MaxMessageBytes bounds a whole encoded message.

@@ -117,3 +117,36 @@ func TestPickOrdersAndFiltersDeterministically(t *testing.T) {
 		t.Fatalf("pick = %d inputs %v users", len(got), len(users))
 	}
 }
+
+// TestBurstOf20000Inputs submits 20,000 inputs of 100 users to one node at once (HotPocket
+// deadlocks on an 8,000-input burst): every one must be accepted, in nonce order per user.
+func TestBurstOf20000Inputs(t *testing.T) {
+	tn := newTestNet(t, 3, 0)
+	for _, nd := range tn.nodes {
+		nd.cfg.VerifyInput = func(*Input) error { return nil } // signatures are not what this measures
+	}
+	var ins []Input
+	for u := 0; u < 100; u++ {
+		for k := 1; k <= 200; k++ {
+			in := Input{Nonce: uint64(k), MaxLedgerSeq: 1000, Container: []byte("burst")}
+			in.User[0], in.User[1] = byte(u), 1
+			in.Sig[0], in.Sig[1], in.Sig[2] = byte(u), byte(k), byte(k>>8)
+			ins = append(ins, in)
+		}
+	}
+	submit(t, tn, 0, ins...)
+	for i := 0; i < 300 && len(tn.statuses(0)) < len(ins); i++ {
+		tn.tick(10 * time.Millisecond)
+	}
+	accepted := 0
+	for _, st := range tn.statuses(0) {
+		if !st.Accepted {
+			t.Fatalf("input rejected: %+v", st)
+		}
+		accepted++
+	}
+	if accepted != len(ins) {
+		t.Fatalf("%d of %d inputs accepted", accepted, len(ins))
+	}
+	tn.checkAgreement()
+}

@@ -215,8 +215,19 @@ func (n *Node) submit(ins []Input) {
 		}
 		ok = append(ok, *in)
 	}
-	if len(ok) > 0 {
-		n.send(Message{Type: MsgInputBatch, Inputs: ok})
+	n.sendInputs(ok)
+}
+
+// sendInputs broadcasts inputs in batches that respect the decoder's bounds.
+func (n *Node) sendInputs(ins []Input) {
+	for len(ins) > 0 {
+		k, size := 0, 0
+		for k < len(ins) && k < MaxBatchInputs && (k == 0 || size+len(ins[k].Container) <= MaxLedgerInputBytes) {
+			size += len(ins[k].Container)
+			k++
+		}
+		n.send(Message{Type: MsgInputBatch, Inputs: ins[:k]})
+		ins = ins[k:]
 	}
 }
 

@@ -17,6 +17,7 @@ type nonceEntry struct {
 type pooled struct {
 	in    Input
 	local bool
+	since uint64 // the tip when the input was admitted
 }
 
 // pool holds admitted inputs that are not yet in a ledger. Its rules depend only on the closed
@@ -64,7 +65,7 @@ func (p *pool) admit(cfg *Config, in *Input, local bool, tip uint64) (Reason, bo
 	}
 	cp := *in
 	cp.Container = append([]byte(nil), in.Container...)
-	p.byHash[oh] = &pooled{in: cp, local: local}
+	p.byHash[oh] = &pooled{in: cp, local: local, since: tip}
 	p.bytes[in.User] += len(in.Container)
 	return "", true
 }
@@ -75,6 +76,7 @@ func (p *pool) admit(cfg *Config, in *Input, local bool, tip uint64) (Reason, bo
 // candidates, the held inputs and the closed chain.
 func (p *pool) pick(cfg *Config, cands []OrderedHash, seq uint64) ([]OrderedHash, []PubKey) {
 	sort.Slice(cands, func(i, j int) bool { return bytes.Compare(cands[i][:], cands[j][:]) < 0 })
+	total := 0
 	type userState struct {
 		last  uint64
 		has   bool
@@ -106,6 +108,10 @@ func (p *pool) pick(cfg *Config, cands []OrderedHash, seq uint64) ([]OrderedHash
 		if cfg.UserInputBytes != 0 && u.bytes+uint64(len(e.in.Container)) > cfg.UserInputBytes {
 			continue
 		}
+		if total+len(e.in.Container) > MaxLedgerInputBytes {
+			continue
+		}
+		total += len(e.in.Container)
 		if !u.in {
 			u.in = true
 			users = append(users, e.in.User)

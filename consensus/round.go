@@ -194,20 +194,19 @@ func (n *Node) startRound(r uint32) {
 		return
 	}
 	if first {
-		// Our inputs or our lock may not have reached everyone: send them again with each round.
+		// Our inputs or our lock may not have reached everyone: send them again when a round is
+		// retried, and with a new ledger the inputs that already missed one (a healed partition).
 		var local []Input
 		for _, e := range n.pool.byHash {
-			if e.local {
+			if e.local && (r > 0 || e.since < n.tip.Seq) {
 				local = append(local, e.in)
 			}
 		}
-		if len(local) > 0 {
-			sort.Slice(local, func(i, j int) bool {
-				a, b := local[i].Ordered(), local[j].Ordered()
-				return bytes.Compare(a[:], b[:]) < 0
-			})
-			n.send(Message{Type: MsgInputBatch, Inputs: local})
-		}
+		sort.Slice(local, func(i, j int) bool {
+			a, b := local[i].Ordered(), local[j].Ordered()
+			return bytes.Compare(a[:], b[:]) < 0
+		})
+		n.sendInputs(local)
 		for _, p := range n.lockProof {
 			n.send(Message{Type: MsgProposal, Proposal: p})
 		}
