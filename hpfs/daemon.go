@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"sync"
 	"syscall"
 	"time"
@@ -52,6 +53,7 @@ type Daemon struct {
 	inos  inoAlloc
 	srv   *fuse.Server
 	root  *mountRoot
+	files *fileCache
 	done  chan struct{} // closed when the FUSE server has exited
 
 	mu      sync.Mutex // guards the fields below and orders session changes
@@ -67,6 +69,9 @@ type roSession struct {
 	node  *fs.Inode
 	unpin func()
 }
+
+// fileCacheBytes bounds the plain-file copies that back passthrough reads of read-only views.
+const fileCacheBytes = 1 << 30
 
 // StartDaemon opens the store (taking its lock), cleans a stale mount left by a crash, and mounts
 // the views at opts.MountDir.
@@ -88,6 +93,10 @@ func StartDaemon(opts DaemonOptions) (*Daemon, error) {
 	d := &Daemon{store: st, log: log, opts: opts, ro: map[string]*roSession{}}
 	d.view = &view{uid: uint32(os.Getuid()), gid: uint32(os.Getgid()), entry: opts.CacheTimeout,
 		attrTO: opts.CacheTimeout, statDir: opts.Store.Dir}
+	if d.files, err = newFileCache(filepath.Join(opts.Store.Dir, "cache"), fileCacheBytes); err != nil {
+		st.Close()
+		return nil, err
+	}
 	if err := d.mount(); err != nil {
 		st.Close()
 		return nil, err
@@ -154,7 +163,7 @@ func (d *Daemon) mount() error {
 }
 
 func (d *Daemon) newROInode(v Version) *fs.Inode {
-	rv := &roView{store: d.store, ver: v, ls: uint64(d.store.Params().LeafSize)}
+	rv := &roView{files: d.files, store: d.store, ver: v, ls: uint64(d.store.Params().LeafSize)}
 	n := newRONode(d.view, rv, merkle.Entry{Kind: merkle.KindDir, Mode: merkle.RootMode, Hash: v.Root})
 	return d.root.NewPersistentInode(context.Background(), n, fs.StableAttr{Mode: syscall.S_IFDIR})
 }
@@ -193,6 +202,9 @@ func (d *Daemon) Close() error {
 	}
 	if cerr := d.store.Close(); err == nil {
 		err = cerr
+	}
+	if rerr := os.RemoveAll(d.files.dir); err == nil {
+		err = rerr
 	}
 	return err
 }

@@ -16,6 +16,7 @@ import (
 // roView is a committed version seen read-only: current/ or a named ro session. Its content never
 // changes, so the kernel may cache everything it is told.
 type roView struct {
+	files *fileCache // nil: no passthrough
 	store merkle.NodeStore
 	ver   Version
 	ls    uint64 // leaf size
@@ -139,6 +140,15 @@ func (r *roNode) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32,
 	}
 	if r.e.Kind != merkle.KindFile {
 		return nil, 0, syscall.EISDIR
+	}
+	if r.rv.files != nil && r.e.Size > 0 {
+		f, ok, err := r.rv.files.open(r.rv.store, r.e)
+		if err != nil {
+			return nil, 0, syscall.EIO
+		}
+		if ok {
+			return &passthroughFile{f: f}, fuse.FOPEN_KEEP_CACHE, 0
+		}
 	}
 	return nil, fuse.FOPEN_KEEP_CACHE, 0
 }
