@@ -293,6 +293,11 @@ func (d *Daemon) ServeControl(ctx context.Context, path string) error {
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", path, err)
 	}
+	// The socket controls the state: only the daemon's user may connect.
+	if err := os.Chmod(path, 0o600); err != nil {
+		ln.Close()
+		return fmt.Errorf("chmod %s: %w", path, err)
+	}
 	var wg sync.WaitGroup
 	stop := context.AfterFunc(ctx, func() { ln.Close() })
 	defer stop()

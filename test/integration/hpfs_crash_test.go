@@ -356,3 +356,5 @@ func compareTrees(t *testing.T, want, got string) {
 }
 
 func hashBytes(b []byte) [32]byte { return merkle.LeafHash(b) }
+
+func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
