@@ -85,3 +85,15 @@ func TestNodeRestartsFromPersistedLedger(t *testing.T) {
 	tn.runUntil(stuck+3, 5*time.Second)
 	tn.checkAgreement()
 }
+
+func TestSmallUNLsCloseLedgers(t *testing.T) {
+	for _, n := range []int{1, 2} {
+		tn := newTestNet(t, n, 0)
+		submit(t, tn, 0, tn.input(1, 1, 10, "solo"))
+		tn.runUntil(3, 5*time.Second)
+		tn.checkAgreement()
+		if sts := tn.statuses(0); len(sts) != 1 || !sts[0].Accepted {
+			t.Fatalf("unl=%d: statuses %+v", n, sts)
+		}
+	}
+}
