@@ -51,6 +51,27 @@
 //   - Read-only views and rw files keep the kernel page cache across opens (content only changes
 //     through the mount or not at all); entry, attribute and negative caches last one minute and
 //     views are replaced, not mutated, on commit and rollback.
+//   - Opens in read-only views use kernel passthrough: the file is materialized once, by file
+//     hash, under <store>/cache (scratch, bounded to 1 GiB, emptied at start) and the kernel
+//     reads that fd directly. Opens in the rw session never use passthrough: the daemon must
+//     see every write to know which leaves are dirty, and the kernel cannot mix passthrough and
+//     cached opens of one inode.
+//   - No writeback cache: it would hide writes from the daemon until the kernel flushes them
+//     (a commit could miss data) and it disables passthrough.
+//   - A directory searched name by name more than 16 times is loaded whole (stat of every file
+//     would otherwise decode the directory's nodes once per name).
+//   - st_size of a directory is its number of entries (what the tree commits to); st_blksize is
+//     4096; owner is the daemon's user; mount option default_permissions lets the kernel check
+//     modes, and allow_other is set when running as root so contracts may run as another user.
+//
+// # Sync
+//
+// range-proof and change-proof serve merkle proofs of kept versions (binary, base64 in JSON).
+// apply-proof verifies a proof against the target root (and, for change proofs, the local base
+// root) before anything is stored, feeds it to a merkle.Syncer whose objects are staged, and when
+// the Syncer is Done commits the target as a new version (current/ then shows it). It is refused
+// while an rw session is open; sync.abort drops a sync in progress. Staged objects do not survive
+// a restart: a sync then starts over.
 //
 // # Control
 //

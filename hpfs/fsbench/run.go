@@ -217,7 +217,7 @@ func runHpfsd(opts Options, log *slog.Logger) ([]Result, []extraResult, error) {
 
 func median(ds []time.Duration) Result {
 	sort.Slice(ds, func(i, j int) bool { return ds[i] < ds[j] })
-	return Result{Value: float64(ds[len(ds)/2].Microseconds()) / 1000, Unit: "ms"}
+	return Result{Value: float64(ds[len(ds)/2].Nanoseconds()) / 1e6, Unit: "ms"}
 }
 
 // measureBegin times BeginRW plus the first stat of rw/state (the session is usable then).

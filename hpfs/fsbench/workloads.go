@@ -16,10 +16,13 @@ type Result struct {
 }
 
 func (r Result) String() string {
-	if r.Value >= 100 {
+	switch {
+	case r.Value >= 100:
 		return fmt.Sprintf("%.0f %s", r.Value, r.Unit)
+	case r.Value >= 1:
+		return fmt.Sprintf("%.1f %s", r.Value, r.Unit)
 	}
-	return fmt.Sprintf("%.1f %s", r.Value, r.Unit)
+	return fmt.Sprintf("%.3f %s", r.Value, r.Unit)
 }
 
 // Workloads of fsbench.py, in Go. Each takes the directory to work in and a hook run after the
