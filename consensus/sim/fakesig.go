@@ -19,8 +19,11 @@ func (s fakeSigner) Sign(msg []byte) []byte { return fakeSig(s.pub, msg) }
 func fakeSig(pub consensus.PubKey, msg []byte) []byte {
 	b := make([]byte, 0, len(pub)+len(msg))
 	b = append(append(b, pub[:]...), msg...)
-	out := blake3.Sum512(b)
-	return out[:]
+	h := blake3.Sum256(b)
+	out := make([]byte, 64)
+	copy(out, h[:])
+	copy(out[32:], pub[:])
+	return out
 }
 
 func fakeVerify(pub consensus.PubKey, msg, sig []byte) bool {

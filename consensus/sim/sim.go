@@ -58,7 +58,11 @@ const (
 // A sweep over seeds therefore covers every profile, and one seed names one run exactly.
 func ForSeed(nodes int, seed uint64) Options {
 	r := rand.New(rand.NewPCG(seed, 0x5eed))
-	o := Options{Nodes: nodes, Seed: seed, Drop: r.Float64() * 0.1, Dup: r.Float64() * 0.1, Inputs: r.IntN(6)}
+	o := Options{Nodes: nodes, Seed: seed, Drop: r.Float64() * 0.1, Dup: r.Float64() * 0.1, Inputs: r.IntN(6),
+		MinDelay: time.Millisecond, MaxDelay: time.Duration(2+r.IntN(15)) * time.Millisecond}
+	if r.IntN(8) == 0 {
+		o.MaxDelay = 60 * time.Millisecond // slower than a stage timeout: rounds must still converge
+	}
 	switch p := int(seed % profiles); p {
 	case ProfilePartition:
 		o.Partition = true
