@@ -36,9 +36,9 @@
 //     differs from the plurality of stage-1 results reports desync, emits a SyncTarget and stops
 //     voting until the caller reports MsgSyncDone.
 //   - Stage 2 (prevote): after q stage-1 proposals, a member votes for one stage-1 value carrying its
-//     own result: the value of the round's leader (UNL[(seq+r) mod n]) if it arrived, else the most
-//     voted, ties to the earliest in leader order. If it is locked (below) it votes for its lock
-//     instead.
+//     own result: the value of the round's leader (UNL[(seq+r) mod n]) if it arrived (it waits up
+//     to StageTimeout/2 for it), else the most voted, ties to the earliest in leader order. If it is
+//     locked (below) it votes for its lock instead.
 //   - Stage 3 (precommit): a member that sees q stage-2 votes for one value V in round r (a polka)
 //     locks on V at round r; if r is its current round and it has not precommitted in r, it signs V.
 //   - Close: q stage-3 votes for one V in one round close the ledger, whatever the node's own round.
@@ -81,7 +81,10 @@
 // jump to a round that n - q + 1 members have reached, locked members re-send the prevotes that
 // justify their lock with every new round (so every correct member adopts the highest lock), and
 // leader rotation eventually gives a round a correct leader whose stage-1 value everyone prefers.
-// A node that missed a close learns it from any peer's LedgerResponse, checked by VerifyRecord.
+// A node that missed a close learns it from any peer's LedgerResponse, checked by VerifyRecord; peers
+// answer from the last KeepLedgers ledgers, and the shell feeds older ones from its ledger store as
+// MsgLedgerResponse steps, in order. A restarted node keeps its lock (HardState) but not the votes
+// that justify it, so until it sees them again it cannot pass its lock on; safety is unaffected.
 //
 // # What it must never do
 //
@@ -101,6 +104,8 @@
 //
 // Admission follows HotPocket with its reasons (bad_sig, max_ledger_expired,
 // max_ledger_offset_exceeded, nonce_expired, already_submitted, round_inputs_overflow). The nonce
-// map expires entries by ledger sequence, so it stays bounded. Pending inputs are re-broadcast with
-// every round, and statuses are reported for the inputs local users submitted.
+// map expires entries by ledger sequence, so it stays bounded. A node broadcasts its users' inputs
+// when they arrive and again when a round is retried or a ledger closed without them; statuses are
+// reported for the inputs local users submitted. A ledger holds at most MaxInputs inputs and
+// MaxLedgerInputBytes of them, so it always fits in one LedgerResponse.
 package consensus
