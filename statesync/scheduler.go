@@ -136,6 +136,9 @@ type Scheduler struct {
 	fetches map[uint64]*fetchState
 	peers   map[p2p.PeerID]*peerState
 	nextID  uint64
+	// wantTotals makes the next fetch ask for at least one hint: hints come with the server's
+	// size estimate of the tree, which progress needs even when the work limit needs no split.
+	wantTotals bool
 }
 
 // NewScheduler returns a scheduler for target with the whole key space to fetch.
@@ -146,6 +149,8 @@ func NewScheduler(cfg SchedulerConfig, target merkle.Hash) *Scheduler {
 		chunks:  []*chunk{{start: merkle.Key{}}},
 		fetches: map[uint64]*fetchState{},
 		peers:   map[p2p.PeerID]*peerState{},
+
+		wantTotals: true,
 	}
 }
 
@@ -231,7 +236,7 @@ func (s *Scheduler) SetTarget(root merkle.Hash) {
 	if cur != nil {
 		out = append(out, &chunk{start: cur, base: old})
 	}
-	s.target, s.chunks = root, out
+	s.target, s.chunks, s.wantTotals = root, out, true
 }
 
 // Reset replaces the remaining ranges (e.g. with what the sink reports it still misses) and
@@ -277,6 +282,9 @@ func (s *Scheduler) Next(now time.Time) []Fetch {
 		// Ask for split points while there are fewer chunks than the work limit allows.
 		if spare := s.cfg.MaxInFlight - len(s.chunks); spare > 0 {
 			req.Hints = uint8(min(spare, MaxHints))
+		}
+		if s.wantTotals {
+			req.Hints, s.wantTotals = max(req.Hints, 1), false
 		}
 		out = append(out, Fetch{ID: s.nextID, Peer: id, Req: req})
 	}
