@@ -87,6 +87,12 @@ func (e *executor) execute(ctx context.Context, ex consensus.Execution) (execOut
 	}
 	res, runErr := contractexec.Run(ctx, spec)
 	e.npl.done(ledger)
+	if ctx.Err() != nil {
+		// Shutting down: the run was cut short by us, not by the contract. Keep nothing, so the
+		// ledger is executed again in full after the restart.
+		_ = e.fs.rollback()
+		return execOutcome{}, fmt.Errorf("execute ledger %d: interrupted by shutdown: %w", rec.Seq, ctx.Err())
+	}
 	if runErr != nil {
 		// Not runnable at all (missing binary, bad spec): every node with this patch.cfg fails
 		// alike. The round's state is unchanged.
@@ -97,12 +103,6 @@ func (e *executor) execute(ctx context.Context, ex consensus.Execution) (execOut
 		}
 	} else {
 		e.logger.Warn("contract ended abnormally", "ledger", rec.Seq, "summary", res.Summary())
-	}
-	if ctx.Err() != nil {
-		// Shutting down: the run was cut short by us, not by the contract. Keep nothing, so the
-		// ledger is executed again in full after the restart.
-		_ = e.fs.rollback()
-		return execOutcome{}, fmt.Errorf("execute ledger %d: %w", rec.Seq, ctx.Err())
 	}
 	ci, err := e.fs.commit()
 	if err != nil {

@@ -80,7 +80,7 @@ func (n *Node) joinCluster(ctx context.Context) (joined, error) {
 	n.logger.Info("ledger anchor verified; syncing state", "ledger", j.tip.Record.Seq,
 		"state", hex8(res.StateHash[:]), "unl", len(res.Config.UNL))
 	for {
-		err := n.stateSyncClient().Run(ctx, merkle.Hash(res.StateHash))
+		err := n.syncTo(ctx, merkle.Hash(res.StateHash))
 		if err == nil {
 			break
 		}
@@ -197,9 +197,52 @@ func (n *Node) prepareConsensus(ctx context.Context) (*consensus.Node, error) {
 	if n.db, fresh, err = openNodeDB(l.Ledger(), cfg.Contract.ID, consensus.Genesis(0, initial), cfg.Ledger.KeepLedgers, n.logger); err != nil {
 		return nil, err
 	}
+	if err := n.catchUpState(ctx); err != nil {
+		n.db.close()
+		return nil, err
+	}
 	cons, err := n.newConsensus(initial, fresh)
 	if err != nil {
 		n.db.close()
 	}
 	return cons, err
+}
+
+// catchUpState handles a restart whose state lags its chain by more than the one ledger consensus
+// can re-execute (an observer that closed ledgers from certificates faster than it executed them,
+// then stopped): it syncs the state to the tip's recorded result, as a joining node does.
+func (n *Node) catchUpState(ctx context.Context) error {
+	st, err := n.db.load()
+	if err != nil {
+		return err
+	}
+	if st.result.Seq+1 >= st.tip.Seq {
+		return nil
+	}
+	res := st.tip.Value.Result
+	n.logger.Info("state is behind the ledger; syncing it", "executed", st.result.Seq, "tip", st.tip.Seq,
+		"target", hex8(res.StateHash[:]))
+	head, err := n.fs.head()
+	if err == nil && head.Root == merkle.Hash(res.StateHash).String() {
+		return n.db.saveResult(res)
+	}
+	for {
+		err := n.syncTo(ctx, merkle.Hash(res.StateHash))
+		if err == nil {
+			break
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		n.logger.Warn("catch-up state sync failed; retrying", "err", err)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(syncRetry):
+		}
+	}
+	if _, err := n.ensurePatch(); err != nil {
+		return err
+	}
+	return n.db.saveResult(res)
 }

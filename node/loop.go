@@ -28,6 +28,9 @@ func (n *Node) loop(ctx context.Context, cons *consensus.Node, execQ chan<- cons
 			if err := cons.Step(m); err != nil {
 				n.logger.Warn("consensus refused a local report", "type", m.Type, "err", err)
 			}
+			if m.Type == consensus.MsgExecResult {
+				n.releaseLateOutputs(m.Result.Seq)
+			}
 		case m := <-n.steps:
 			n.step(cons, m)
 			// Drain what else is queued before acting, so a burst of inputs or proposals
@@ -203,12 +206,34 @@ func (p *pendingOutputs) take(seq uint64) (execOutcome, bool) {
 	return o, ok
 }
 
+// maxLateCerts bounds the certifying ledgers remembered for executions still running.
+const maxLateCerts = 8
+
 // releaseOutputs sends users the outputs of the execution that rec certifies, with the UNL's
-// signatures from rec's certificate, if this node's outputs are the agreed ones.
+// signatures from rec's certificate, if this node's outputs are the agreed ones. A voting node has
+// always executed before the certifying ledger closes (it votes its own result); an observer may
+// still be executing, so the certificate is kept until its result arrives (releaseLateOutputs).
 func (n *Node) releaseOutputs(rec *consensus.Record, h consensus.Hash) {
 	res := rec.Value.Result
+	if res.OutputHash == (consensus.Hash{}) {
+		return
+	}
 	out, ok := n.outputs.take(res.Seq)
-	if !ok || res.OutputHash == (consensus.Hash{}) || len(out.outputs) == 0 {
+	if !ok {
+		if res.Seq > n.view.snapshot().result.Seq {
+			if n.lateCerts == nil {
+				n.lateCerts = map[uint64]consensus.Record{}
+			}
+			n.lateCerts[res.Seq] = *rec
+			for s := range n.lateCerts {
+				if s+maxLateCerts < res.Seq {
+					delete(n.lateCerts, s)
+				}
+			}
+		}
+		return
+	}
+	if len(out.outputs) == 0 {
 		return
 	}
 	if consensus.Hash(out.tree.Root()) != res.OutputHash {
@@ -234,6 +259,16 @@ func (n *Node) releaseOutputs(rec *consensus.Record, h consensus.Hash) {
 		ro.Sigs = append(ro.Sigs, userapi.OutputSig{Signer: ed25519.PublicKey(append([]byte(nil), v.Signer[:]...)), Sig: v.OutputSig})
 	}
 	n.events.publish(ro)
+}
+
+// releaseLateOutputs releases the outputs of execution seq if its certifying ledger closed first.
+func (n *Node) releaseLateOutputs(seq uint64) {
+	rec, ok := n.lateCerts[seq]
+	if !ok {
+		return
+	}
+	delete(n.lateCerts, seq)
+	n.releaseOutputs(&rec, rec.Hash())
 }
 
 // unlChanged applies an agreed UNL change: the mesh's filter, hp.cfg, users, hooks.

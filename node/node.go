@@ -56,6 +56,9 @@ type Node struct {
 	view    viewState
 	reads   readSessions
 	outputs pendingOutputs
+	// lateCerts holds certifying ledgers whose execution had not finished when they closed, by
+	// executed sequence. Only the loop touches it.
+	lateCerts map[uint64]consensus.Record
 
 	patchMu sync.Mutex
 	patch   *config.PatchConfig // patch.cfg as of the latest execution
@@ -117,6 +120,7 @@ func (n *Node) Run(ctx context.Context) error {
 		<-gctx.Done()
 		return n.mesh.Close()
 	})
+	g.Go(func() error { n.publishStatusEvery(gctx, time.Second); return nil })
 	cons, err := n.prepareConsensus(gctx)
 	if err != nil {
 		cancel()
@@ -138,7 +142,6 @@ func (n *Node) Run(ctx context.Context) error {
 	g.Go(func() error { n.runExecutor(gctx, execQ); return nil })
 	g.Go(func() error { n.runSync(gctx, syncQ); return nil })
 	g.Go(func() error { return n.loop(gctx, cons, execQ, syncQ) })
-	g.Go(func() error { n.publishStatusEvery(gctx, time.Second); return nil })
 
 	n.view.setUp()
 	n.publishStatus()
@@ -254,10 +257,34 @@ func (n *Node) onConsensusMessage(from p2p.PeerID, _ p2p.Kind, payload []byte) {
 		return
 	}
 	m.From = consensus.PubKey(from)
+	if m.Type == consensus.MsgLedgerRequest {
+		// Answered from the ledger store, which keeps far more than consensus's recent window:
+		// a peer that fell far behind catches up from any node.
+		n.answerLedgerRequest(from, m.Seq)
+		return
+	}
 	select {
 	case n.steps <- m:
 	default:
 		n.logger.Debug("consensus queue full; message dropped", "type", m.Type)
+	}
+}
+
+func (n *Node) answerLedgerRequest(to p2p.PeerID, seq uint64) {
+	if n.db == nil {
+		return
+	}
+	d, err := n.db.decided(seq)
+	if err != nil || d == nil {
+		return
+	}
+	resp := consensus.Message{Type: consensus.MsgLedgerResponse, Record: &d.Record, Inputs: d.Inputs}
+	payload, err := resp.MarshalBinary()
+	if err != nil {
+		return
+	}
+	if err := n.mesh.Send(to, kindLedger, payload); err != nil {
+		n.logger.Debug("ledger response", "to", hex8(to[:]), "seq", seq, "err", err)
 	}
 }
 

@@ -108,11 +108,31 @@ func (n *Node) runSync(ctx context.Context, q <-chan consensus.SyncTarget) {
 			if done == nil {
 				continue
 			}
-			p := client.Progress()
-			n.view.setProgress(&syncProgress{
-				target: consensus.Hash(p.Target), entries: p.Entries, bytes: p.Bytes, percent: p.Percent,
-				bytesPerSec: p.Rate, etaSeconds: p.ETA.Seconds(),
-			})
+			n.view.setProgress(progressOf(client))
+		}
+	}
+}
+
+func progressOf(c *statesync.Client) *syncProgress {
+	p := c.Progress()
+	return &syncProgress{target: consensus.Hash(p.Target), entries: p.Entries, bytes: p.Bytes,
+		percent: p.Percent, bytesPerSec: p.Rate, etaSeconds: p.ETA.Seconds()}
+}
+
+// syncTo runs one sync to root, publishing its progress every second, until it is done or ctx ends.
+func (n *Node) syncTo(ctx context.Context, root merkle.Hash) error {
+	client := n.stateSyncClient()
+	done := make(chan error, 1)
+	go func() { done <- client.Run(ctx, root) }()
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case err := <-done:
+			n.view.setProgress(nil)
+			return err
+		case <-tick.C:
+			n.view.setProgress(progressOf(client))
 		}
 	}
 }
