@@ -183,7 +183,7 @@ func (n *Node) prepareConsensus(ctx context.Context) (*consensus.Node, error) {
 			n.db.close()
 			return nil, err
 		}
-		cons, err := n.newConsensus(consensus.Result{}, false)
+		cons, err := n.newConsensus()
 		if err != nil {
 			n.db.close()
 		}
@@ -197,11 +197,16 @@ func (n *Node) prepareConsensus(ctx context.Context) (*consensus.Node, error) {
 	if n.db, fresh, err = openNodeDB(l.Ledger(), cfg.Contract.ID, consensus.Genesis(0, initial), cfg.Ledger.KeepLedgers, n.logger); err != nil {
 		return nil, err
 	}
-	if err := n.catchUpState(ctx); err != nil {
+	if fresh {
+		err = n.db.saveResult(initial)
+	} else {
+		err = n.catchUpState(ctx)
+	}
+	if err != nil {
 		n.db.close()
 		return nil, err
 	}
-	cons, err := n.newConsensus(initial, fresh)
+	cons, err := n.newConsensus()
 	if err != nil {
 		n.db.close()
 	}

@@ -219,6 +219,7 @@ func (n *Node) releaseOutputs(rec *consensus.Record, h consensus.Hash) {
 		return
 	}
 	out, ok := n.outputs.take(res.Seq)
+	n.logger.Debug("release outputs", "executed", res.Seq, "have", ok, "users", len(out.outputs))
 	if !ok {
 		if res.Seq > n.view.snapshot().result.Seq {
 			if n.lateCerts == nil {

@@ -169,16 +169,11 @@ func (n *Node) config() config.HPConfig {
 	return n.cfg
 }
 
-// newConsensus resumes consensus from the node store; a fresh node starts from its genesis.
-// Genesis time is fixed (0), not the clock: every node seeded with the same bundle derives the
-// same genesis record.
-func (n *Node) newConsensus(initial consensus.Result, fresh bool) (*consensus.Node, error) {
+// newConsensus resumes consensus from the node store (a fresh node's holds just its genesis,
+// whose time is fixed at 0, not the clock, so every node seeded with the same bundle derives the
+// same genesis record).
+func (n *Node) newConsensus() (*consensus.Node, error) {
 	cfg := n.config()
-	if fresh {
-		if err := n.db.saveResult(initial); err != nil {
-			return nil, err
-		}
-	}
 	st, err := n.db.load()
 	if err != nil {
 		return nil, err
