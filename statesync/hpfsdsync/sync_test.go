@@ -5,6 +5,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -225,4 +226,82 @@ func (s *forgetfulSource) ChangeProof(ctx context.Context, base, root merkle.Has
 		return statesync.Proof{}, err
 	}
 	return statesync.FallbackProof(rp)
+}
+
+// tamperingSource corrupts one byte of every non-fallback change proof it serves.
+type tamperingSource struct {
+	statesync.ProofSource
+	tampered atomic.Int64
+}
+
+func (s *tamperingSource) ChangeProof(ctx context.Context, base, root merkle.Hash, start, end merkle.Key, maxEntries, maxBytes int) (statesync.Proof, error) {
+	p, err := s.ProofSource.ChangeProof(ctx, base, root, start, end, maxEntries, maxBytes)
+	if err != nil {
+		return p, err
+	}
+	var cp merkle.ChangeProof
+	if err := cp.UnmarshalBinary(p.Bytes); err != nil || cp.Fallback {
+		return p, err
+	}
+	for _, list := range [][][]byte{cp.Leaves, cp.Nodes} {
+		for i := len(list) - 1; i >= 0; i-- {
+			if len(list[i]) > 0 {
+				list[i] = append([]byte(nil), list[i]...)
+				list[i][len(list[i])-1] ^= 1
+				b, err := cp.MarshalBinary()
+				if err != nil {
+					return statesync.Proof{}, err
+				}
+				s.tampered.Add(1)
+				return statesync.Proof{Kind: p.Kind, Bytes: b, End: p.End}, nil
+			}
+		}
+	}
+	return p, nil
+}
+
+// TestHPFSDRejectsTamperedChangeProof: change proofs are verified by hpfsd against its own tree;
+// a tampered one must be refused there, its sender dropped, and the sync finished elsewhere.
+func TestHPFSDRejectsTamperedChangeProof(t *testing.T) {
+	files1, files2 := retargetFixture(150)
+	var liar *tamperingSource
+	servers, client, node := hpfsdCluster(t, 3, func(i int, s statesync.ProofSource) statesync.ProofSource {
+		if i != 0 {
+			return s
+		}
+		liar = &tamperingSource{ProofSource: s}
+		return liar
+	}, writeDir(t, files1), writeDir(t, files2))
+	root2 := servers[0].head()
+	var vs []hpfs.VersionInfo
+	if err := hpfs.Call(servers[0].socket, hpfs.Request{Op: hpfs.OpVersions}, &vs); err != nil {
+		t.Fatal(err)
+	}
+	var root1 merkle.Hash
+	for _, v := range vs {
+		if h, _ := merkle.ParseHash(v.Root); h != root2 && v.Seq > 0 {
+			root1 = h
+		}
+	}
+	// Small proofs and many in flight: when the target moves, several held ranges are
+	// refetched as change proofs from every peer, the liar included.
+	sink := &hookSink{ProofSink: NewSink(client.socket), n: 12}
+	cl := statesync.NewClient(node, sink, statesync.Config{Logger: quietLogger(),
+		Scheduler: statesync.SchedulerConfig{MaxBytes: 16 << 10, MaxInFlight: 9, PerPeer: 3}})
+	sink.hook = func() { cl.SetTarget(root2) }
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	if err := cl.Run(ctx, root1); err != nil {
+		t.Fatal(err)
+	}
+	if got := client.head(); got != root2 {
+		t.Fatalf("client head %s, want %s", got, root2)
+	}
+	checkMounted(t, client, files2)
+	if liar.tampered.Load() == 0 {
+		t.Fatal("the liar never served a change proof")
+	}
+	if p := cl.Progress(); p.DroppedPeers != 1 {
+		t.Fatalf("dropped peers %d, want the liar", p.DroppedPeers)
+	}
 }
