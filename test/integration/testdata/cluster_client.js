@@ -4,6 +4,8 @@
 //               the inputs in getLedgerBySeqNo, and all of them in a read request's reply
 //   unl_add KEY submit "unl_add:KEY", expect an unl_change with KEY in it
 //   bench N     submit N inputs one after the other and report submit->accepted and ->output times
+//   burst N     submit N inputs at once, expect all accepted, report the rate
+//   sustained S:W  keep W inputs in flight for S seconds, report accepted inputs per second
 // Prints one JSON summary line on stdout; exits non-zero on any failure.
 const HotPocket = require('hotpocket-js-client');
 
@@ -48,7 +50,8 @@ async function main() {
     };
     HotPocket.setLogLevel(1);
     const keys = await HotPocket.generateKeys();
-    const client = await HotPocket.createClient([url], keys, { protocol, trustedServerKeys: trusted });
+    // With no trusted keys the client connects to any server and does not verify outputs.
+    const client = await HotPocket.createClient([url], keys, trusted.length ? { protocol, trustedServerKeys: trusted } : { protocol });
     const outputs = [];
     const unlChanges = [];
     client.on(HotPocket.events.contractOutput, (r) => {
@@ -99,6 +102,39 @@ async function main() {
         }
         const med = a => a.slice().sort((x, y) => x - y)[Math.floor(a.length / 2)];
         summary = { n, acceptMedianMs: med(accept), outputMedianMs: med(output), validationFailures };
+    } else if (mode === 'burst') {
+        // N inputs submitted at once; every one must be accepted.
+        const n = parseInt(arg, 10);
+        const t0 = Date.now();
+        const subs = [];
+        for (let i = 0; i < n; i++) subs.push(client.submitContractInput('burst-' + i, base + i));
+        const statuses = await Promise.all((await Promise.all(subs)).map(s => s.submissionStatus));
+        const ms = Date.now() - t0;
+        const bad = statuses.filter(s => s.status !== 'accepted');
+        if (bad.length) fail(bad.length + ' not accepted: ' + JSON.stringify(bad.slice(0, 3)));
+        summary = { n, ms, acceptedPerSec: Math.round(n * 1000 / ms) };
+    } else if (mode === 'sustained') {
+        // Keep WINDOW inputs in flight for SECONDS; report accepted inputs per second.
+        const [secs, windowSize] = arg.split(':').map(x => parseInt(x, 10));
+        const t0 = Date.now();
+        let sent = 0, accepted = 0, rejected = 0, inflight = 0;
+        await new Promise((resolve) => {
+            const pump = () => {
+                while (inflight < windowSize && Date.now() - t0 < secs * 1000) {
+                    const i = sent++;
+                    inflight++;
+                    client.submitContractInput('s-' + i, base + i).then(s => s.submissionStatus).then(st => {
+                        inflight--;
+                        if (st.status === 'accepted') accepted++; else rejected++;
+                        if (Date.now() - t0 >= secs * 1000 && inflight === 0) resolve();
+                        else pump();
+                    });
+                }
+            };
+            pump();
+        });
+        const ms = Date.now() - t0;
+        summary = { secs, sent, accepted, rejected, acceptedPerSec: Math.round(accepted * 1000 / ms) };
     } else {
         fail('unknown mode ' + mode);
     }
