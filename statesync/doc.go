@@ -8,10 +8,15 @@
 // splitting), the client shell that runs it (Client: requests over p2p, verification, applying
 // through a ProofSink), and sync progress (Progress).
 //
-// It relies on merkle for every proof and verification, on p2p for authenticated QUIC request
-// streams, and on hpfsd's control socket (hpfs.Call) for the store: HPFSSource serves proofs
-// from it, HPFSSink applies proofs through it. StoreSource and StoreSink do the same over any
-// merkle.NodeStore (tests, benchmarks, and in-process use).
+// It relies on merkle for every proof and verification and on p2p for authenticated QUIC
+// request streams. The store is behind two interfaces: ProofSource (serving) and ProofSink
+// (applying). Package statesync/hpfsdsync implements them over hpfsd's control socket, which is
+// what a node uses; StoreSource and StoreSink implement them over any merkle.NodeStore (tests,
+// benchmarks, in-process use). statesync itself does not import hpfs.
+//
+// Wire: one p2p request of kind KindStateSync (32) per proof; the body is a Request and the
+// answer a Response (codec.go), both versioned and strictly bounded. A server always answers:
+// a proof, a NACK listing roots it has, or an error code (bad request, busy, internal).
 //
 // It must never apply a byte that was not verified against the target root first, never write
 // outside the store (it hands proofs to the sink; it never touches a directory itself), never

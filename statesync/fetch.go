@@ -28,8 +28,10 @@ func (c *Client) fetch(ctx context.Context, f Fetch) fetchResult {
 	}
 	body, err := f.Req.MarshalBinary()
 	if err != nil {
-		// The scheduler built an invalid request: a bug, not the peer's fault.
-		return fail(OutcomeStale, err)
+		// The range cannot be asked for on the wire (a key over MaxKeyLen): retrying would
+		// loop, so the sync stops and says why.
+		res.fatal = fmt.Errorf("encode request for %s: %w", merkle.KeyRange{Start: f.Req.Start, End: f.Req.End}, err)
+		return res
 	}
 	rctx, cancel := context.WithTimeout(ctx, c.cfg.RequestTimeout)
 	raw, err := c.net.Request(rctx, f.Peer, KindStateSync, body, maxResponse(f.Req.MaxBytes))

@@ -1,0 +1,194 @@
+package hpfsdsync
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"io"
+	"math/big"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/quic-go/quic-go"
+
+	"github.com/hpfs/hpnode/hpfs"
+	"github.com/hpfs/hpnode/statesync"
+)
+
+// The real node path: three hpfsd daemons serve a version over p2p on loopback and a blank
+// hpfsd daemon syncs it through apply-proof. The baseline, in the same file so a ratio can be
+// read from one run, copies the same number of bytes on one plain quic-go stream:
+//
+//	go test -run '^$' -bench . -benchtime 1x ./statesync/hpfsdsync
+
+// benchStores writes n files of size random bytes into a directory, imports it into one hpfsd
+// store and copies that store twice, returning the three store directories.
+func benchStores(b *testing.B, n, size int) []string {
+	b.Helper()
+	base := b.TempDir()
+	src := filepath.Join(base, "src")
+	buf := make([]byte, size)
+	for i := range n {
+		dir := filepath.Join(src, fmt.Sprintf("d%03d", i%100))
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			b.Fatal(err)
+		}
+		rand.Read(buf)
+		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("f%07d", i)), buf, 0o644); err != nil {
+			b.Fatal(err)
+		}
+	}
+	stores := []string{filepath.Join(base, "s0"), filepath.Join(base, "s1"), filepath.Join(base, "s2")}
+	st, err := hpfs.OpenStore(hpfs.StoreOptions{Dir: stores[0], Logger: quietLogger()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := hpfs.Import(st, src, ""); err != nil {
+		b.Fatal(err)
+	}
+	if err := st.Close(); err != nil {
+		b.Fatal(err)
+	}
+	os.RemoveAll(src)
+	for _, s := range stores[1:] {
+		if out, err := exec.Command("cp", "-a", stores[0], s).CombinedOutput(); err != nil {
+			b.Fatalf("copy store: %v: %s", err, out)
+		}
+	}
+	return stores
+}
+
+// serveStore mounts a daemon on an existing store directory and serves its control socket.
+func serveStore(b *testing.B, store string) *daemon {
+	b.Helper()
+	dir := b.TempDir()
+	d, err := hpfs.StartDaemon(hpfs.DaemonOptions{Store: hpfs.StoreOptions{Dir: store, Logger: quietLogger()}, MountDir: filepath.Join(dir, "mnt")})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	socket := filepath.Join(dir, "hpfsd.sock")
+	done := make(chan struct{})
+	go func() { defer close(done); d.ServeControl(ctx, socket) }()
+	b.Cleanup(func() { cancel(); <-done; d.Close() })
+	for hpfs.Call(socket, hpfs.Request{Op: hpfs.OpStatus}, nil) != nil {
+		time.Sleep(10 * time.Millisecond)
+	}
+	return &daemon{d: d, socket: socket}
+}
+
+func benchHPFSDSync(b *testing.B, n, size int) {
+	stores := benchStores(b, n, size)
+	var addrs []string
+	var target [32]byte
+	for _, s := range stores {
+		d := serveStore(b, s)
+		target = d.head()
+		pn := startP2P(b)
+		statesync.NewServer(NewSource(d.socket), statesync.ServerConfig{Logger: quietLogger()}).Register(pn)
+		addrs = append(addrs, pn.Addr().String())
+	}
+	node := startP2P(b, addrs...)
+	waitPeers(b, node, 3)
+	b.SetBytes(int64(n) * int64(size))
+	b.ResetTimer()
+	var elapsed time.Duration
+	for b.Loop() {
+		b.StopTimer()
+		client := startHPFSD(b)
+		b.StartTimer()
+		cl := statesync.NewClient(node, NewSink(client.socket), statesync.Config{Logger: quietLogger()})
+		start := time.Now()
+		if err := cl.Run(context.Background(), target); err != nil {
+			b.Fatal(err)
+		}
+		elapsed += time.Since(start)
+		if client.head() != target {
+			b.Fatalf("client head %s, want %x", client.head(), target)
+		}
+	}
+	b.ReportMetric(float64(n)*float64(b.N)/elapsed.Seconds(), "files/s")
+}
+
+func BenchmarkHPFSDSync1GiB10kFiles(b *testing.B) { benchHPFSDSync(b, 10_000, 1<<30/10_000) }
+
+func BenchmarkHPFSDSync100kSmallFiles(b *testing.B) { benchHPFSDSync(b, 100_000, 1024) }
+
+// BenchmarkQUICCopy1GiB is the baseline: the 10k-file tree's byte count on one quic-go stream.
+func BenchmarkQUICCopy1GiB(b *testing.B) {
+	const total = int64(1<<30/10_000) * 10_000
+	srvTLS, cliTLS := benchTLS(b)
+	ln, err := quic.ListenAddr("127.0.0.1:0", srvTLS, &quic.Config{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	b.Cleanup(func() { cancel(); ln.Close(); wg.Wait() })
+	wg.Go(func() {
+		conn, err := ln.Accept(ctx)
+		if err != nil {
+			return
+		}
+		defer conn.CloseWithError(0, "")
+		buf := make([]byte, 1<<20)
+		rand.Read(buf)
+		for {
+			str, err := conn.AcceptStream(ctx)
+			if err != nil {
+				return
+			}
+			for sent := int64(0); sent < total; {
+				n := min(int64(len(buf)), total-sent)
+				if _, err := str.Write(buf[:n]); err != nil {
+					return
+				}
+				sent += n
+			}
+			str.Close()
+		}
+	})
+	conn, err := quic.DialAddr(ctx, ln.Addr().String(), cliTLS, &quic.Config{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer conn.CloseWithError(0, "")
+	buf := make([]byte, 1<<20)
+	b.SetBytes(total)
+	b.ResetTimer()
+	for b.Loop() {
+		str, err := conn.OpenStreamSync(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := str.Write([]byte{1}); err != nil {
+			b.Fatal(err)
+		}
+		got, err := io.CopyBuffer(io.Discard, str, buf)
+		if err != nil || got != total {
+			b.Fatalf("copied %d bytes, want %d: %v", got, total, err)
+		}
+	}
+}
+
+func benchTLS(b *testing.B) (srv, cli *tls.Config) {
+	_, key, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		b.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
+	if err != nil {
+		b.Fatal(err)
+	}
+	cert := tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+	return &tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{"bench"}, MinVersion: tls.VersionTLS13},
+		&tls.Config{InsecureSkipVerify: true, NextProtos: []string{"bench"}, MinVersion: tls.VersionTLS13}
+}
