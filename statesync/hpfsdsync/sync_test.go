@@ -305,3 +305,72 @@ func TestHPFSDRejectsTamperedChangeProof(t *testing.T) {
 		t.Fatalf("dropped peers %d, want the liar", p.DroppedPeers)
 	}
 }
+
+// lyingSource answers every range request through tamper.
+type lyingSource struct {
+	statesync.ProofSource
+	tamper func(end merkle.Key, p statesync.Proof) (statesync.Proof, error)
+	asked  atomic.Int64
+}
+
+func (s *lyingSource) RangeProof(ctx context.Context, root merkle.Hash, start, end merkle.Key, maxEntries, maxBytes int) (statesync.Proof, error) {
+	s.asked.Add(1)
+	p, err := s.ProofSource.RangeProof(ctx, root, start, end, maxEntries, maxBytes)
+	if err != nil {
+		return p, err
+	}
+	return s.tamper(end, p)
+}
+
+// TestHPFSDLyingServersArePenalisedAndSyncCompletes: two honest daemons and three liars (a
+// flipped byte, an empty proof claiming the whole range, a NACK for a root it has). The two
+// proof liars are dropped after one answer each, the NACKer is only routed around, and the
+// blank daemon still ends at exactly the servers' root.
+func TestHPFSDLyingServersArePenalisedAndSyncCompletes(t *testing.T) {
+	files := genFiles(120, 4000, 7)
+	lies := []func(end merkle.Key, p statesync.Proof) (statesync.Proof, error){
+		func(_ merkle.Key, p statesync.Proof) (statesync.Proof, error) {
+			b := append([]byte(nil), p.Bytes...)
+			b[len(b)/2] ^= 0x10
+			return statesync.Proof{Kind: p.Kind, Bytes: b, End: p.End}, nil
+		},
+		func(end merkle.Key, _ statesync.Proof) (statesync.Proof, error) {
+			b, err := (&merkle.RangeProof{End: end}).MarshalBinary()
+			return statesync.Proof{Kind: statesync.ProofRange, Bytes: b, End: end}, err
+		},
+		func(merkle.Key, statesync.Proof) (statesync.Proof, error) {
+			return statesync.Proof{}, statesync.ErrUnknownRoot
+		},
+	}
+	liars := make([]*lyingSource, len(lies))
+	servers, client, node := hpfsdCluster(t, 5, func(i int, s statesync.ProofSource) statesync.ProofSource {
+		if i >= len(lies) {
+			return s
+		}
+		liars[i] = &lyingSource{ProofSource: s, tamper: lies[i]}
+		return liars[i]
+	}, writeDir(t, files))
+	target := servers[0].head()
+	cl := statesync.NewClient(node, NewSink(client.socket), statesync.Config{Logger: quietLogger(),
+		Scheduler: statesync.SchedulerConfig{MaxBytes: 32 << 10, MaxInFlight: 5, PerPeer: 1}})
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	if err := cl.Run(ctx, target); err != nil {
+		t.Fatal(err)
+	}
+	if got := client.head(); got != target {
+		t.Fatalf("client head %s, want %s", got, target)
+	}
+	checkMounted(t, client, files)
+	for i, l := range liars {
+		if l.asked.Load() == 0 {
+			t.Fatalf("liar %d was never asked", i)
+		}
+	}
+	if liars[0].asked.Load() != 1 || liars[1].asked.Load() != 1 {
+		t.Fatalf("proof liars asked %d and %d times, want once each", liars[0].asked.Load(), liars[1].asked.Load())
+	}
+	if p := cl.Progress(); p.DroppedPeers != 2 {
+		t.Fatalf("dropped peers %d, want the two proof liars", p.DroppedPeers)
+	}
+}
