@@ -218,3 +218,33 @@ func FuzzDecodeOutputs(f *testing.F) {
 		}
 	})
 }
+
+func TestStoreAnchoredAtTrustedRecord(t *testing.T) {
+	// A node that joined a running cluster keeps the chain from the ledger it anchored on.
+	c := newChain(t, 4)
+	ds := c.build(6)
+	anchor := ds[1].Record // seq 2
+	s, err := Open(t.TempDir(), cid, anchor, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for _, d := range ds[2:] {
+		if err := s.Append(d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if r, err := s.Record(2); err != nil || r.Hash() != anchor.Hash() {
+		t.Fatalf("Record(anchor) = %v", err)
+	}
+	if n, err := s.VerifyChain(); err != nil || n != 4 {
+		t.Fatalf("VerifyChain from anchor = %d, %v", n, err)
+	}
+	h, err := s.History(10)
+	if err != nil || len(h) != 4 || h[0].Record.Seq != 3 {
+		t.Fatalf("History = %d records, %v", len(h), err)
+	}
+	if s.First() != 3 {
+		t.Fatalf("First = %d, want 3", s.First())
+	}
+}

@@ -13,11 +13,11 @@ import (
 // trusted starting point. It returns the number of records checked.
 func (s *Store) VerifyChain() (int, error) {
 	prev := s.genesis
-	from := uint64(1)
-	if s.tip.Seq == 0 {
+	from := s.genesis.Seq + 1
+	if s.tip.Seq == s.genesis.Seq {
 		return 0, nil
 	}
-	if s.First() > 1 {
+	if s.First() > from {
 		r, err := s.Record(s.First())
 		if err != nil {
 			return 0, fmt.Errorf("verify chain: %w", err)
@@ -60,7 +60,7 @@ func VerifyFetched(verify consensus.SigVerifier, contractID string, trusted cons
 // consensus.Config.History needs after a restart.
 func (s *Store) History(k int) ([]consensus.Decided, error) {
 	var out []consensus.Decided
-	for seq := s.tip.Seq; seq >= 1 && seq >= s.First() && len(out) < k; seq-- {
+	for seq := s.tip.Seq; seq > s.genesis.Seq && seq >= s.First() && len(out) < k; seq-- {
 		r, err := s.Record(seq)
 		if err != nil {
 			return nil, err
