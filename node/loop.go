@@ -71,8 +71,8 @@ func (n *Node) handleReady(ctx context.Context, rd consensus.Ready, execQ chan<-
 		// restart: stop instead.
 		return fmt.Errorf("persist consensus state: %w", err)
 	}
-	for i := range rd.Messages {
-		n.send(&rd.Messages[i])
+	for _, m := range coalesceInputBatches(rd.Messages) {
+		n.send(&m)
 	}
 	for _, ex := range rd.Execute {
 		select {
@@ -104,6 +104,7 @@ func (n *Node) handleReady(ctx context.Context, rd consensus.Ready, execQ chan<-
 	}
 	if rd.StatusChanged {
 		n.view.setStatus(rd.Status)
+		n.metrics.voteStatus.Set(float64(rd.Status))
 		n.logger.Info("vote status", "status", rd.Status.String())
 		n.events.publish(&userapi.VoteStatusChanged{VoteStatus: rd.Status.String()})
 		if n.hooks.OnVoteStatus != nil {
@@ -114,6 +115,30 @@ func (n *Node) handleReady(ctx context.Context, rd consensus.Ready, execQ chan<-
 		n.unlChanged(*rd.ConfigChanged)
 	}
 	return nil
+}
+
+// maxBatchInputs bounds the inputs relayed in one message (about 600 bytes each at most with
+// typical containers, so a batch stays well under the mesh's message size limit).
+const maxBatchInputs = 1024
+
+// coalesceInputBatches merges the broadcast input batches of one Ready into as few messages as
+// possible: consensus relays each submitted input as it arrives, and a burst of thousands of
+// single-input messages would overflow the mesh's per-peer send queues and be dropped.
+func coalesceInputBatches(msgs []consensus.Message) []consensus.Message {
+	out := make([]consensus.Message, 0, len(msgs))
+	var batch *consensus.Message
+	for _, m := range msgs {
+		if m.Type != consensus.MsgInputBatch || m.To != (consensus.PubKey{}) {
+			out = append(out, m)
+			continue
+		}
+		if batch == nil || len(batch.Inputs)+len(m.Inputs) > maxBatchInputs {
+			out = append(out, consensus.Message{Type: consensus.MsgInputBatch})
+			batch = &out[len(out)-1]
+		}
+		batch.Inputs = append(batch.Inputs, m.Inputs...)
+	}
+	return out
 }
 
 // send hands one consensus message to the mesh: proposals under the UNL-filtered kind, input
@@ -150,6 +175,8 @@ func (n *Node) ledgerClosed(d *consensus.Decided) {
 	rec := &d.Record
 	h := rec.Hash()
 	n.view.setLedger(*rec, h)
+	n.metrics.ledgerSeq.Set(float64(rec.Seq))
+	n.metrics.inputs.Add(float64(len(d.Inputs)))
 	res := rec.Value.Result
 	n.logger.Info(fmt.Sprintf("Ledger created (lcl:%d-%s state:%s patch:%s)", rec.Seq, hex8(h[:]),
 		hex8(res.StateHash[:]), hex8(res.PatchHash[:])), "inputs", len(d.Inputs), "users", len(rec.Value.Users))

@@ -59,6 +59,7 @@ type Node struct {
 	// lateCerts holds certifying ledgers whose execution had not finished when they closed, by
 	// executed sequence. Only the loop touches it.
 	lateCerts map[uint64]consensus.Record
+	metrics   *nodeMetrics
 
 	patchMu sync.Mutex
 	patch   *config.PatchConfig // patch.cfg as of the latest execution
@@ -104,6 +105,7 @@ func (n *Node) Run(ctx context.Context) error {
 		logger:     n.logger,
 		lastGood:   n.lastGoodPatch,
 	}
+	n.metrics = newNodeMetrics(func() int { return len(n.mesh.Peers()) })
 	if n.mesh, err = n.newMesh(cfg); err != nil {
 		return err
 	}
@@ -121,6 +123,9 @@ func (n *Node) Run(ctx context.Context) error {
 		return n.mesh.Close()
 	})
 	g.Go(func() error { n.publishStatusEvery(gctx, time.Second); return nil })
+	if cfg.Metrics.Listen != "" {
+		g.Go(func() error { return n.metrics.serve(gctx, cfg.Metrics.Listen) })
+	}
 	cons, err := n.prepareConsensus(gctx)
 	if err != nil {
 		cancel()
@@ -214,6 +219,7 @@ func (n *Node) newMesh(cfg config.HPConfig) (*p2p.Node, error) {
 		BytesPerMinute: int64(cfg.Mesh.MaxBytesPerMin),
 		BadPerMinute:   int(cfg.Mesh.MaxBadMsgsPerMin),
 		Logger:         n.logger.With("part", "mesh"),
+		Metrics:        n.metrics,
 	}
 	if cfg.Mesh.PeerDiscovery.Enabled {
 		pc.RecordExpiry = time.Duration(cfg.Mesh.PeerDiscovery.RecordTTL) * time.Millisecond

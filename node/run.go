@@ -16,7 +16,10 @@ func (n *Node) runExecutor(ctx context.Context, q <-chan consensus.Execution) {
 		case <-ctx.Done():
 			return
 		case ex := <-q:
+			start := time.Now()
 			out, err := n.executeWithRetry(ctx, ex)
+			n.metrics.executions.Inc()
+			n.metrics.execSeconds.Observe(time.Since(start).Seconds())
 			if err != nil {
 				if ctx.Err() == nil {
 					// The state store failed twice: consensus will see this node fall behind

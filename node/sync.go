@@ -92,7 +92,7 @@ func (n *Node) runSync(ctx context.Context, q <-chan consensus.SyncTarget) {
 				retryAt = time.After(syncRetry)
 				continue
 			}
-			n.view.setProgress(nil)
+			n.publishProgress(nil)
 			res := target.Result
 			res.Config = unlConfig(n.syncedPatch())
 			n.logger.Info("state sync done", "state", hex8(res.StateHash[:]), "ledger", res.Seq)
@@ -108,9 +108,14 @@ func (n *Node) runSync(ctx context.Context, q <-chan consensus.SyncTarget) {
 			if done == nil {
 				continue
 			}
-			n.view.setProgress(progressOf(client))
+			n.publishProgress(progressOf(client))
 		}
 	}
+}
+
+func (n *Node) publishProgress(p *syncProgress) {
+	n.view.setProgress(p)
+	n.metrics.setProgress(p)
 }
 
 func progressOf(c *statesync.Client) *syncProgress {
@@ -129,10 +134,10 @@ func (n *Node) syncTo(ctx context.Context, root merkle.Hash) error {
 	for {
 		select {
 		case err := <-done:
-			n.view.setProgress(nil)
+			n.publishProgress(nil)
 			return err
 		case <-tick.C:
-			n.view.setProgress(progressOf(client))
+			n.publishProgress(progressOf(client))
 		}
 	}
 }
