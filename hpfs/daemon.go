@@ -183,7 +183,7 @@ func (d *Daemon) Close() error {
 	d.mu.Lock()
 	if d.rw != nil {
 		d.rw.mu.Lock()
-		d.rw.closed = true
+		d.rw.end()
 		d.rw.mu.Unlock()
 		d.rw = nil
 	}
@@ -226,7 +226,7 @@ func (d *Daemon) BeginRW() (Version, error) {
 		return Version{}, ErrSessionOpen
 	}
 	head := d.store.Head()
-	s, err := newRWSession(d.store, d.store.Params(), head.Root, head.Time, &d.inos)
+	s, err := newRWSession(d.store, d.store.Params(), head.Root, head.Time, &d.inos, d.opts.Store.Dir)
 	if err != nil {
 		d.mu.Unlock()
 		return Version{}, fmt.Errorf("rw begin: %w", err)
@@ -270,7 +270,7 @@ func (d *Daemon) CommitRW() (CommitResult, error) {
 		d.mu.Unlock()
 		return CommitResult{}, fmt.Errorf("rw commit: %w", err)
 	}
-	s.closed = true
+	s.end()
 	s.mu.Unlock()
 	old := d.endRWLocked()
 	d.current = d.newROInode(v)
@@ -293,7 +293,7 @@ func (d *Daemon) RollbackRW() error {
 		return ErrNoSession
 	}
 	s.mu.Lock()
-	s.closed = true
+	s.end()
 	s.mu.Unlock()
 	old := d.endRWLocked()
 	d.mu.Unlock()

@@ -25,9 +25,11 @@
 // session is open; <mount>/NAME/ for each read-only session (pinned, opened in O(1): it is a
 // root hash). Each view holds state/ and patch.cfg. Writes to read-only views get EROFS.
 //
-// The rw session is an in-memory overlay over the head: nodes are loaded lazily by name, writes
-// land in per-leaf buffers (leaf size 64 KiB, merkle.DefaultParams) and mark them dirty, and tree
-// edits (mkdir, create, symlink, chmod, remove, rename) are recorded in order. Commit replays the
+// The rw session is an overlay over the head: nodes are loaded lazily by name and kept in memory,
+// writes land in leaf-sized slots of an unlinked scratch file under the store directory (leaf
+// size 64 KiB, merkle.DefaultParams) and mark those leaves dirty, and tree edits (mkdir, create,
+// symlink, chmod, remove, rename) are recorded in order. Commit maps the scratch file and hashes
+// and stores leaves straight from the mapping. Commit replays the
 // edits through merkle.Editor, hashes only the dirty leaves in parallel across cores, writes the
 // changed files' leaf lists, and stores the result in one synced batch; the session then ends.
 // Rollback drops the overlay. The session is not durable by design: a crash before commit

@@ -29,6 +29,11 @@ func (s *rwSession) buildRoot(ov *Overlay, params merkle.Params) (merkle.Hash, e
 			return merkle.Hash{}, err
 		}
 	}
+	// Leaves are read through a mapping of the scratch file; the Overlay keeps slices of it, so
+	// it must stay mapped until the store has written them (the session's end unmaps it).
+	if err := s.sc.mapAll(); err != nil {
+		return merkle.Hash{}, err
+	}
 	type fileJob struct {
 		path    string
 		n       *ovNode
@@ -56,12 +61,10 @@ func (s *rwSession) buildRoot(ov *Overlay, params merkle.Params) (merkle.Hash, e
 				_ = ov.PutLeaf(h, data)
 			}
 		}
-		for i, buf := range f.dirty {
-			want := f.leafLen(i, s.ls)
-			data := buf
-			if uint64(len(buf)) != want {
-				data = make([]byte, want)
-				copy(data, buf)
+		for i := range f.dirty {
+			data, err := f.leafBytes(i, s.ls)
+			if err != nil {
+				return merkle.Hash{}, fmt.Errorf("read %s: %w", p, err)
 			}
 			jobs = append(jobs, leafJob{idx: i, data: data, out: fj.changed, mu: mu})
 		}

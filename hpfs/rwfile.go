@@ -1,10 +1,96 @@
 package hpfs
 
 import (
+	"fmt"
+	"os"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/hpfs/hpnode/merkle"
 )
+
+// scratch holds the dirty leaf bytes of an rw session in an unlinked file, one leaf-sized slot
+// per dirty leaf: writes go to the kernel page cache (as a loopback's would) instead of freshly
+// faulted Go heap, and a crash leaves nothing behind. It is not synced: the session is not
+// durable by design, only a commit is.
+type scratch struct {
+	f    *os.File
+	ls   uint64
+	next int64
+	m    []byte // read-only mapping of [0, next) made at commit; nil otherwise
+}
+
+func newScratch(dir string, ls uint64) (*scratch, error) {
+	f, err := os.CreateTemp(dir, ".rw-scratch-*")
+	if err != nil {
+		return nil, fmt.Errorf("rw scratch: %w", err)
+	}
+	if err := os.Remove(f.Name()); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("rw scratch: %w", err)
+	}
+	return &scratch{f: f, ls: ls}, nil
+}
+
+func (s *scratch) alloc() *slot {
+	sl := &slot{off: s.next}
+	s.next += int64(s.ls)
+	return sl
+}
+
+// mapAll maps the whole scratch file read-only so commit can hash and store leaves without
+// copying them to the heap first. The mapping lives until close or the next mapAll.
+func (s *scratch) mapAll() error {
+	s.unmap()
+	if s.next == 0 {
+		return nil
+	}
+	m, err := unix.Mmap(int(s.f.Fd()), 0, int(s.next), unix.PROT_READ, unix.MAP_SHARED)
+	if err != nil {
+		return fmt.Errorf("rw scratch mmap: %w", err)
+	}
+	s.m = m
+	return nil
+}
+
+func (s *scratch) unmap() {
+	if s.m != nil {
+		_ = unix.Munmap(s.m)
+		s.m = nil
+	}
+}
+
+func (s *scratch) close() error {
+	s.unmap()
+	return s.f.Close()
+}
+
+// slot is one dirty leaf in the scratch file: bytes [off, off+n) are the leaf's first n bytes.
+type slot struct {
+	off int64
+	n   uint64
+}
+
+func (s *scratch) write(sl *slot, data []byte, at uint64) error {
+	if _, err := s.f.WriteAt(data, sl.off+int64(at)); err != nil {
+		return fmt.Errorf("rw scratch write: %w", err)
+	}
+	return nil
+}
+
+// read fills dest from the slot at offset at; bytes past the slot's length read as zero.
+func (s *scratch) read(sl *slot, dest []byte, at uint64) error {
+	c := 0
+	if at < sl.n {
+		c = int(min(uint64(len(dest)), sl.n-at))
+		if _, err := s.f.ReadAt(dest[:c], sl.off+int64(at)); err != nil {
+			return fmt.Errorf("rw scratch read: %w", err)
+		}
+	}
+	clear(dest[c:])
+	return nil
+}
 
 // fileData is the content of one regular file in an rw session: the base file's leaves plus the
 // leaves written in this session. Leaves are hashed at commit, not on write: a 5-byte write must
@@ -12,29 +98,30 @@ import (
 //
 // Invariants (ls = leaf size):
 //   - leaf i holds bytes [i*ls, min(size, (i+1)*ls)).
-//   - dirty[i], when present, is leaf i's bytes up to len(dirty[i]); bytes past that are zero.
+//   - dirty[i], when present, holds leaf i's first dirty[i].n bytes; bytes past that are zero.
 //   - a leaf that is not dirty is the base leaf i when i < baseValid, otherwise all zero.
 //   - baseValid ≤ len(baseLeaves) once the base leaves are loaded; it only shrinks.
 type fileData struct {
+	sc         *scratch
 	baseHash   merkle.Hash // the file node in the base tree; zero for a file created here
 	baseLeaves []merkle.Hash
 	loaded     bool // baseLeaves is loaded
 	baseValid  uint64
 	size       uint64
-	dirty      map[uint64][]byte
+	dirty      map[uint64]*slot
 
 	// lastLeaf caches the last base leaf read: sequential reads hit one leaf many times.
 	lastIdx  uint64
 	lastData []byte
 }
 
-func newFileData(base merkle.Hash, size uint64, ls int) *fileData {
-	return &fileData{baseHash: base, size: size, baseValid: ceilDiv(size, uint64(ls)), dirty: map[uint64][]byte{},
+func newFileData(sc *scratch, base merkle.Hash, size uint64, ls int) *fileData {
+	return &fileData{sc: sc, baseHash: base, size: size, baseValid: ceilDiv(size, uint64(ls)), dirty: map[uint64]*slot{},
 		lastIdx: ^uint64(0)}
 }
 
-func newEmptyFile() *fileData {
-	return &fileData{loaded: true, dirty: map[uint64][]byte{}, lastIdx: ^uint64(0)}
+func newEmptyFile(sc *scratch) *fileData {
+	return &fileData{sc: sc, loaded: true, dirty: map[uint64]*slot{}, lastIdx: ^uint64(0)}
 }
 
 func ceilDiv(a, b uint64) uint64 { return (a + b - 1) / b }
@@ -61,7 +148,7 @@ func (f *fileData) loadBase(store merkle.NodeStore) error {
 	return nil
 }
 
-// baseLeaf returns base leaf i (i < baseValid).
+// baseLeaf returns base leaf i (i < baseValid). The bytes must not be modified.
 func (f *fileData) baseLeaf(store merkle.NodeStore, i uint64) ([]byte, error) {
 	if i == f.lastIdx {
 		return f.lastData, nil
@@ -85,17 +172,34 @@ func (f *fileData) materialize(store merkle.NodeStore, i uint64, keep uint64) er
 	if _, ok := f.dirty[i]; ok {
 		return nil
 	}
-	var buf []byte
+	sl := f.sc.alloc()
 	if i < f.baseValid {
 		data, err := f.baseLeaf(store, i)
 		if err != nil {
 			return err
 		}
 		n := min(uint64(len(data)), keep)
-		buf = append(make([]byte, 0, n), data[:n]...)
+		if err := f.sc.write(sl, data[:n], 0); err != nil {
+			return err
+		}
+		sl.n = n
 	}
-	f.dirty[i] = buf
+	f.dirty[i] = sl
 	return nil
+}
+
+// leafBytes returns leaf i's exact bytes (for hashing at commit): a slice of the scratch
+// mapping when the slot holds the whole leaf, else a zero-padded copy.
+func (f *fileData) leafBytes(i uint64, ls uint64) ([]byte, error) {
+	sl, want := f.dirty[i], f.leafLen(i, ls)
+	if f.sc.m != nil && sl.n >= want {
+		return f.sc.m[sl.off : sl.off+int64(want) : sl.off+int64(want)], nil
+	}
+	data := make([]byte, want)
+	if err := f.sc.read(sl, data, 0); err != nil {
+		return nil, err
+	}
+	return data, nil
 }
 
 // setSize truncates or extends the file. The leaf holding the old end and the one holding the
@@ -114,8 +218,8 @@ func (f *fileData) setSize(store merkle.NodeStore, size uint64, ls uint64) error
 			if err := f.materialize(store, i, size-i*ls); err != nil {
 				return err
 			}
-			if b := f.dirty[i]; uint64(len(b)) > size-i*ls {
-				f.dirty[i] = b[:size-i*ls]
+			if sl := f.dirty[i]; sl.n > size-i*ls {
+				sl.n = size - i*ls
 			}
 		}
 		n := ceilDiv(size, ls)
@@ -149,26 +253,33 @@ func (f *fileData) read(store merkle.NodeStore, dest []byte, off uint64, ls uint
 		inLeaf := pos - i*ls
 		chunk := min(end-pos, ls-inLeaf)
 		out := dest[n : n+int(chunk)]
-		var src []byte
-		if b, ok := f.dirty[i]; ok {
-			src = b
-		} else if i < f.baseValid {
-			data, err := f.baseLeaf(store, i)
-			if err != nil {
+		if sl, ok := f.dirty[i]; ok {
+			if err := f.sc.read(sl, out, inLeaf); err != nil {
 				return n, err
 			}
-			src = data
+		} else {
+			var src []byte
+			if i < f.baseValid {
+				data, err := f.baseLeaf(store, i)
+				if err != nil {
+					return n, err
+				}
+				src = data
+			}
+			c := 0
+			if inLeaf < uint64(len(src)) {
+				c = copy(out, src[inLeaf:])
+			}
+			clear(out[c:])
 		}
-		c := 0
-		if inLeaf < uint64(len(src)) {
-			c = copy(out, src[inLeaf:])
-		}
-		clear(out[c:])
 		n += int(chunk)
 		pos += chunk
 	}
 	return n, nil
 }
+
+// zeros is a source of zero bytes for filling gaps in scratch slots.
+var zeros = make([]byte, 64<<10)
 
 // write stores data at off, growing the file as needed.
 func (f *fileData) write(store merkle.NodeStore, data []byte, off uint64, ls uint64) error {
@@ -186,32 +297,31 @@ func (f *fileData) write(store merkle.NodeStore, data []byte, off uint64, ls uin
 		i := pos / ls
 		inLeaf := pos - i*ls
 		chunk := min(end-pos, ls-inLeaf)
-		buf, ok := f.dirty[i]
+		sl, ok := f.dirty[i]
 		if !ok {
 			// A write covering the whole leaf needs none of its old bytes.
 			if inLeaf == 0 && chunk == f.leafLen(i, ls) {
-				buf = nil
+				sl = f.sc.alloc()
+				f.dirty[i] = sl
 			} else if err := f.materialize(store, i, ls); err != nil {
 				return err
 			} else {
-				buf = f.dirty[i]
+				sl = f.dirty[i]
 			}
 		}
-		need := inLeaf + chunk
-		if uint64(len(buf)) < need {
-			if uint64(cap(buf)) < need {
-				nb := make([]byte, len(buf), max(need, min(ls, uint64(2*cap(buf)))))
-				copy(nb, buf)
-				buf = nb
+		// Bytes between the slot's end and this write read as zero; the slot may hold stale
+		// bytes there from before a truncate, so write the zeros.
+		for sl.n < inLeaf {
+			z := min(inLeaf-sl.n, uint64(len(zeros)))
+			if err := f.sc.write(sl, zeros[:z], sl.n); err != nil {
+				return err
 			}
-			old := len(buf)
-			buf = buf[:need]
-			if uint64(old) < inLeaf {
-				clear(buf[old:inLeaf]) // a gap between the old data end and this write reads as zero
-			}
+			sl.n += z
 		}
-		copy(buf[inLeaf:need], data[pos-off:pos-off+chunk])
-		f.dirty[i] = buf
+		if err := f.sc.write(sl, data[pos-off:pos-off+chunk], inLeaf); err != nil {
+			return err
+		}
+		sl.n = max(sl.n, inLeaf+chunk)
 		pos += chunk
 	}
 	return nil

@@ -29,7 +29,7 @@ func newTestSession(t *testing.T) (*rwSession, *merkle.MemStore) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := newRWSession(mem, merkle.DefaultParams(), root, time.Unix(0, 0), &inoAlloc{})
+	s, err := newRWSession(mem, merkle.DefaultParams(), root, time.Unix(0, 0), &inoAlloc{}, t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,10 +69,15 @@ func TestSessionRejectsNamesTheTreeRejects(t *testing.T) {
 func TestFileDataMatchesByteModel(t *testing.T) {
 	const ls = 64
 	mem := merkle.NewMemStore()
+	sc, err := newScratch(t.TempDir(), ls)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sc.close()
 	r := rand.New(rand.NewPCG(7, 8))
 	for round := range 200 {
 		var model []byte
-		f := newEmptyFile()
+		f := newEmptyFile(sc)
 		// Start some rounds from a committed base file.
 		if round%2 == 1 {
 			model = randBytes(r, r.IntN(1000))
@@ -95,7 +100,7 @@ func TestFileDataMatchesByteModel(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			f = newFileData(e.Hash, e.Size, ls)
+			f = newFileData(sc, e.Hash, e.Size, ls)
 		}
 		for range 30 {
 			switch r.IntN(3) {

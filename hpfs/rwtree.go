@@ -52,6 +52,7 @@ type rwSession struct {
 	base     merkle.Hash
 	baseTime time.Time
 	inos     *inoAlloc
+	sc       *scratch // dirty leaf bytes
 	closed   bool
 
 	root  *ovNode
@@ -97,13 +98,17 @@ const (
 	opRename
 )
 
-func newRWSession(store merkle.NodeStore, params merkle.Params, base merkle.Hash, baseTime time.Time, inos *inoAlloc) (*rwSession, error) {
+func newRWSession(store merkle.NodeStore, params merkle.Params, base merkle.Hash, baseTime time.Time, inos *inoAlloc, scratchDir string) (*rwSession, error) {
 	rootEntry, err := merkle.Lookup(store, base, "")
 	if err != nil {
 		return nil, err
 	}
+	sc, err := newScratch(scratchDir, uint64(params.LeafSize))
+	if err != nil {
+		return nil, err
+	}
 	s := &rwSession{store: store, ls: uint64(params.LeafSize), base: base, baseTime: baseTime, inos: inos,
-		dirty: map[*ovNode]bool{}, now: time.Now}
+		sc: sc, dirty: map[*ovNode]bool{}, now: time.Now}
 	s.root = s.nodeFromEntry(rootEntry)
 	s.root.name = ""
 	return s, nil
@@ -115,7 +120,7 @@ func (s *rwSession) nodeFromEntry(e merkle.Entry) *ovNode {
 	case merkle.KindDir:
 		n.baseDir, n.count = e.Hash, e.Size
 	case merkle.KindFile:
-		n.file = newFileData(e.Hash, e.Size, int(s.ls))
+		n.file = newFileData(s.sc, e.Hash, e.Size, int(s.ls))
 	case merkle.KindSymlink:
 		n.baseLink = e.Hash
 	}
@@ -227,6 +232,15 @@ func (s *rwSession) loadAll(dir *ovNode) syscall.Errno {
 	return 0
 }
 
+// end marks the session closed and drops its scratch data. The caller holds mu.
+func (s *rwSession) end() {
+	if s.closed {
+		return
+	}
+	s.closed = true
+	s.sc.close()
+}
+
 func (s *rwSession) check() syscall.Errno {
 	if s.closed {
 		return syscall.ESTALE
@@ -279,7 +293,7 @@ func (s *rwSession) mkdir(dir *ovNode, name string, mode uint32) (*ovNode, sysca
 }
 
 func (s *rwSession) create(dir *ovNode, name string, mode uint32) (*ovNode, syscall.Errno) {
-	n := &ovNode{ino: s.inos.alloc(), kind: merkle.KindFile, mode: mode & 0o7777, mtime: s.now(), file: newEmptyFile()}
+	n := &ovNode{ino: s.inos.alloc(), kind: merkle.KindFile, mode: mode & 0o7777, mtime: s.now(), file: newEmptyFile(s.sc)}
 	if errno := s.addNew(dir, name, n, editOp{kind: opCreate, mode: n.mode}); errno != 0 {
 		return nil, errno
 	}

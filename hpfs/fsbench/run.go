@@ -70,22 +70,26 @@ func Run(opts Options) error {
 	if err != nil {
 		return fmt.Errorf("native: %w", err)
 	}
-	loop, err := runLoopback(opts.Dir)
+	loop, err := runLoopback(opts.Dir, "loop", fs.NewLoopbackRoot)
 	if err != nil {
 		return fmt.Errorf("loopback: %w", err)
+	}
+	plain, err := runLoopback(opts.Dir, "plain", newNoPassthroughRoot)
+	if err != nil {
+		return fmt.Errorf("loopback without passthrough: %w", err)
 	}
 	hp, extra, err := runHpfsd(opts, log)
 	if err != nil {
 		return fmt.Errorf("hpfsd: %w", err)
 	}
 	w := tabwriter.NewWriter(opts.Out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "workload\tnative\tgo-fuse loopback\thpfsd rw/state\thpfsd vs native\thpfsd vs loopback\ttarget\thpfs 0.5.0")
+	fmt.Fprintln(w, "workload\tnative\tloopback\tloopback, no passthrough\thpfsd rw/state\tvs native\tvs loopback\tvs no-passthrough\ttarget\thpfs 0.5.0")
 	for i, wl := range workloads {
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", wl.name, nat[i], loop[i], hp[i],
-			ratio(hp[i], nat[i]), ratio(hp[i], loop[i]), wl.target, wl.hpfs05)
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", wl.name, nat[i], loop[i], plain[i], hp[i],
+			ratio(hp[i], nat[i]), ratio(hp[i], loop[i]), ratio(hp[i], plain[i]), wl.target, wl.hpfs05)
 	}
 	for _, e := range extra {
-		fmt.Fprintf(w, "%s\t—\t—\t%s\t—\t—\t%s\t%s\n", e.name, e.res, e.target, e.hpfs05)
+		fmt.Fprintf(w, "%s\t—\t—\t—\t%s\t—\t—\t—\t%s\t%s\n", e.name, e.res, e.target, e.hpfs05)
 	}
 	fmt.Fprintln(w, "(ratios are speed factors: > 1× means hpfsd is faster)")
 	return w.Flush()
@@ -121,14 +125,14 @@ func runAll(dir string, setup func(w workload) (after, done func() error, err er
 	return out, nil
 }
 
-func runLoopback(base string) ([]Result, error) {
-	src, mnt := filepath.Join(base, "loop-src"), filepath.Join(base, "loop-mnt")
+func runLoopback(base, name string, newRoot func(string) (fs.InodeEmbedder, error)) ([]Result, error) {
+	src, mnt := filepath.Join(base, name+"-src"), filepath.Join(base, name+"-mnt")
 	for _, d := range []string{src, mnt} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return nil, err
 		}
 	}
-	root, err := fs.NewLoopbackRoot(src)
+	root, err := newRoot(src)
 	if err != nil {
 		return nil, err
 	}
