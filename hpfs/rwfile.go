@@ -46,6 +46,10 @@ func (s *scratch) mapAll() error {
 	if s.next == 0 {
 		return nil
 	}
+	// Mapped pages past the end of the file would fault; the never-written tail is a hole.
+	if err := s.f.Truncate(s.next); err != nil {
+		return fmt.Errorf("rw scratch size: %w", err)
+	}
 	m, err := unix.Mmap(int(s.f.Fd()), 0, int(s.next), unix.PROT_READ, unix.MAP_SHARED)
 	if err != nil {
 		return fmt.Errorf("rw scratch mmap: %w", err)
@@ -67,9 +71,12 @@ func (s *scratch) close() error {
 }
 
 // slot is one dirty leaf in the scratch file: bytes [off, off+n) are the leaf's first n bytes.
+// Slots are never reused, so a slot's bytes past hw (the most ever written to it) are a hole
+// and read as zero; bytes in [n, hw) are stale (left by a truncate) and must not be exposed.
 type slot struct {
 	off int64
 	n   uint64
+	hw  uint64
 }
 
 func (s *scratch) write(sl *slot, data []byte, at uint64) error {
@@ -182,7 +189,7 @@ func (f *fileData) materialize(store merkle.NodeStore, i uint64, keep uint64) er
 		if err := f.sc.write(sl, data[:n], 0); err != nil {
 			return err
 		}
-		sl.n = n
+		sl.n, sl.hw = n, n
 	}
 	f.dirty[i] = sl
 	return nil
@@ -192,7 +199,7 @@ func (f *fileData) materialize(store merkle.NodeStore, i uint64, keep uint64) er
 // mapping when the slot holds the whole leaf, else a zero-padded copy.
 func (f *fileData) leafBytes(i uint64, ls uint64) ([]byte, error) {
 	sl, want := f.dirty[i], f.leafLen(i, ls)
-	if f.sc.m != nil && sl.n >= want {
+	if f.sc.m != nil && (sl.n >= want || sl.hw <= sl.n) {
 		return f.sc.m[sl.off : sl.off+int64(want) : sl.off+int64(want)], nil
 	}
 	data := make([]byte, want)
@@ -309,10 +316,10 @@ func (f *fileData) write(store merkle.NodeStore, data []byte, off uint64, ls uin
 				sl = f.dirty[i]
 			}
 		}
-		// Bytes between the slot's end and this write read as zero; the slot may hold stale
-		// bytes there from before a truncate, so write the zeros.
-		for sl.n < inLeaf {
-			z := min(inLeaf-sl.n, uint64(len(zeros)))
+		// Bytes between the slot's end and this write must read as zero: a hole already does,
+		// stale bytes left by a truncate are overwritten.
+		for stale := min(inLeaf, sl.hw); sl.n < stale; {
+			z := min(stale-sl.n, uint64(len(zeros)))
 			if err := f.sc.write(sl, zeros[:z], sl.n); err != nil {
 				return err
 			}
@@ -322,6 +329,7 @@ func (f *fileData) write(store merkle.NodeStore, data []byte, off uint64, ls uin
 			return err
 		}
 		sl.n = max(sl.n, inLeaf+chunk)
+		sl.hw = max(sl.hw, sl.n)
 		pos += chunk
 	}
 	return nil

@@ -134,6 +134,20 @@ func TestFileDataMatchesByteModel(t *testing.T) {
 				t.Fatalf("round %d: content differs at %d (len %d vs %d)", round, firstDiff(got[:n], model), n, len(model))
 			}
 		}
+		// What commit hashes (leaf bytes through the scratch mapping) equals the model too.
+		if err := sc.mapAll(); err != nil {
+			t.Fatal(err)
+		}
+		for i := range f.dirty {
+			lb, err := f.leafBytes(i, ls)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := model[i*ls : min(uint64(len(model)), (i+1)*ls)]
+			if !bytes.Equal(lb, want) {
+				t.Fatalf("round %d: leaf %d bytes for commit differ at %d", round, i, firstDiff(lb, want))
+			}
+		}
 	}
 }
 

@@ -249,8 +249,9 @@ func (s *Store) get(key []byte) ([]byte, bool, error) {
 	return out, true, nil
 }
 
-// cacheBytes bounds the object cache: 64 MiB holds a thousand leaves and every hot directory node.
-const cacheBytes = 64 << 20
+// cacheBytes bounds the object cache: 128 MiB holds two thousand leaves and every hot directory
+// node.
+const cacheBytes = 128 << 20
 
 // getObject returns the object's bytes; callers must not modify them (they may be cached).
 func (s *Store) getObject(tag byte, h merkle.Hash) ([]byte, error) {
