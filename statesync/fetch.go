@@ -102,7 +102,7 @@ func (c *Client) verify(req Request, resp Response, res *fetchResult) (ApplyRequ
 		if !cp.Fallback {
 			ar.Kind, ar.Base = ProofChange, req.Base
 			res.End, res.Complete = cp.End, sameEnd(cp.End, req.End)
-			res.entries = uint64(len(cp.Nodes) + len(cp.Leaves))
+			// Not verified here, so entries are unknown; the leaf bytes it carries are counted.
 			for _, l := range cp.Leaves {
 				res.data += uint64(len(l))
 			}
@@ -121,8 +121,11 @@ func (c *Client) verify(req Request, resp Response, res *fetchResult) (ApplyRequ
 	}
 	ar.Verified = v
 	res.End, res.Complete = v.End, v.Complete
-	res.entries = uint64(len(v.Entries))
 	for _, e := range v.Entries {
+		// Entries count what Totals counts: directories, files and symlinks, not leaves.
+		if !e.Leaf {
+			res.entries++
+		}
 		res.data += uint64(len(e.Data))
 	}
 	return ar, nil

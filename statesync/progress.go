@@ -14,8 +14,9 @@ type ProgressSnapshot struct {
 	Target  merkle.Hash
 	Started time.Time
 	Elapsed time.Duration
-	// Entries and Bytes count what was verified and applied: proven entries (for change
-	// proofs, the nodes and leaves that differed) and leaf data bytes.
+	// Entries and Bytes count what was verified and applied: proven directories, files and
+	// symlinks (change proofs add bytes only: the sink, not the client, verifies them) and leaf
+	// data bytes.
 	Entries uint64
 	Bytes   uint64
 	// ProofBytes counts proof bytes received and applied (leaf data plus nodes).
