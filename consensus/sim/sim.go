@@ -34,7 +34,8 @@ type Options struct {
 	Equivocate bool
 	// Inputs is how many user inputs are submitted, at random times and nodes.
 	Inputs int
-	// Ledgers is how many ledgers every honest node must reach after the last fault (liveness).
+	// Ledgers is how many ledgers past the highest one closed when the last fault healed, plus one,
+	// every honest node must close (liveness); in any case every honest node must reach ledger 3.
 	Ledgers uint64
 	// RealSigs uses Ed25519 instead of the cheap keyed-hash scheme.
 	RealSigs bool
@@ -90,7 +91,7 @@ func (o Options) withDefaults() Options {
 		o.MinDelay, o.MaxDelay = time.Millisecond, 8*time.Millisecond
 	}
 	if o.Ledgers == 0 {
-		o.Ledgers = 2
+		o.Ledgers = 1
 	}
 	return o
 }
@@ -372,7 +373,7 @@ func (w *world) done() bool {
 	if len(w.pending) > 0 {
 		return false
 	}
-	return w.minLedger() >= w.o.Ledgers+w.ledgerFloor()
+	return w.minLedger() >= max(3, w.o.Ledgers+w.ledgerFloor())
 }
 
 // ledgerFloor is the ledger the slowest honest node must pass: the target counts from the end of
