@@ -52,6 +52,13 @@ func TestInputRejectionReasons(t *testing.T) {
 			t.Errorf("%s: status %+v (found %v), want rejected %q", c.name, st, ok, c.want)
 		}
 	}
+	// With no per-user limit, an input larger than a message may carry is still refused: the batch
+	// carrying it would be undecodable for every peer.
+	huge := tn.input(3, 1, 10, string(make([]byte, MaxInputBytes+1)))
+	unlimited := Config{VerifyInput: VerifyUserSig}
+	if r, ok := tn.nodes[0].pool.admit(&unlimited, &huge, true, tn.nodes[0].tip.Seq); ok || r != ReasonRoundInputsOverflow {
+		t.Errorf("admit(%d-byte input) = %q, %v", len(huge.Container), r, ok)
+	}
 	// Submitting an accepted input again is already_submitted, which HotPocket does not report.
 	before := len(tn.statuses(0))
 	submit(t, tn, 0, first)

@@ -57,7 +57,8 @@ func (p *pool) admit(cfg *Config, in *Input, local bool, tip uint64) (Reason, bo
 		e.local = e.local || local
 		return ReasonAlreadySubmitted, false
 	}
-	if len(p.byHash) >= maxPoolInputs {
+	if len(p.byHash) >= maxPoolInputs || len(in.Container) > MaxInputBytes {
+		// An input larger than the wire allows would make the batch carrying it undecodable.
 		return ReasonRoundInputsOverflow, false
 	}
 	if cfg.UserInputBytes != 0 && uint64(p.bytes[in.User]+len(in.Container)) > cfg.UserInputBytes {
