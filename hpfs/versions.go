@@ -33,8 +33,9 @@ func encodeVersion(v Version) []byte {
 }
 
 func decodeVersion(key, val []byte) (Version, error) {
-	if len(key) != 9 || len(val) != 40 {
-		return Version{}, fmt.Errorf("version record: key %d bytes, value %d bytes, want 9 and 40", len(key), len(val))
+	if len(key) != 9 || len(val) != 40 || key[0] != tagVersion {
+		return Version{}, fmt.Errorf("version record: key %x (%d bytes), value %d bytes; want a 9-byte %q key and 40 bytes",
+			key, len(key), len(val), tagVersion)
 	}
 	var v Version
 	v.Seq = binary.BigEndian.Uint64(key[1:])
