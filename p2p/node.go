@@ -395,7 +395,7 @@ func (n *Node) register(p *peer) error {
 		n.mu.Unlock()
 		return &RefusedError{Code: RefuseCapacity, Reason: "max connections reached"}
 	}
-	if old != nil && !n.prefer(p, old) {
+	if old != nil && !n.prefer(p, old) && !n.silent(old) {
 		n.mu.Unlock()
 		return &RefusedError{Code: RefuseDuplicate, Reason: "a preferred connection exists"}
 	}
@@ -422,6 +422,14 @@ func (n *Node) prefer(a, b *peer) bool {
 	}
 	lowDials := n.id.Less(a.id) // true: this node has the lower key, keep our outbound
 	return a.outbound == lowDials
+}
+
+// silent reports whether a connection has received nothing for two ping intervals: its peer is
+// gone (typically restarted, and now dialing in again) even though QUIC has not timed it out.
+// A new connection from the same key then replaces it whatever the tie-break says.
+func (n *Node) silent(p *peer) bool {
+	quiet := n.cfg.Now().Sub(time.Unix(0, p.lastRecv.Load()))
+	return quiet > 2*n.cfg.PingInterval+time.Second
 }
 
 func (n *Node) unregister(p *peer) {

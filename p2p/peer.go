@@ -41,6 +41,10 @@ type peer struct {
 	cutOnce   sync.Once
 
 	rtt       atomic.Int64 // nanoseconds
+	// lastRecv is when the last frame arrived (unix nanoseconds of cfg.Now). Pings keep a live
+	// connection's lastRecv within PingInterval; a peer that restarted leaves its old
+	// connection silent, which is how register recognises it as dead before QUIC's idle timeout.
+	lastRecv atomic.Int64
 	pingMu    sync.Mutex
 	pingNonce uint64
 	pingAt    time.Time
@@ -53,7 +57,7 @@ type outMsg struct {
 
 func (n *Node) newPeer(conn *quic.Conn, ctrl *quic.Stream, id PeerID, outbound bool, dialer hello) *peer {
 	ctx, cancel := context.WithCancel(n.ctx)
-	return &peer{
+	p := &peer{
 		n: n, id: id, conn: conn, ctrl: ctrl, outbound: outbound,
 		dialedAt: dialer.UnixMilli, dialerCh: dialer.Challenge,
 		msgq:  make(chan outMsg, n.cfg.SendQueue),
@@ -61,6 +65,8 @@ func (n *Node) newPeer(conn *quic.Conn, ctrl *quic.Stream, id PeerID, outbound b
 		lim:   newLimiter(n.cfg.BytesPerMinute, n.cfg.BadPerMinute, n.cfg.Now()),
 		ctx:   ctx, cancel: cancel,
 	}
+	p.lastRecv.Store(n.cfg.Now().UnixNano())
+	return p
 }
 
 // runPeer registers p and serves it until its connection ends. It runs on
@@ -211,7 +217,9 @@ func (p *peer) readLoop(str io.Reader, msgStream bool) {
 			}
 			return
 		}
-		if !p.lim.allowBytes(len(body)+4, p.n.cfg.Now()) {
+		now := p.n.cfg.Now()
+		p.lastRecv.Store(now.UnixNano())
+		if !p.lim.allowBytes(len(body)+4, now) {
 			p.cutOff(fmt.Sprintf("more than %d bytes/min", p.n.cfg.BytesPerMinute))
 			return
 		}
