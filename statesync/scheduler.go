@@ -2,6 +2,7 @@ package statesync
 
 import (
 	"bytes"
+	"fmt"
 	"slices"
 	"time"
 
@@ -79,14 +80,23 @@ const (
 	OutcomeStale
 )
 
-var outcomeNames = [...]string{"", "proof", "nack", "busy", "failed", "bad-proof", "stale"}
-
 // String names the outcome.
 func (o Outcome) String() string {
-	if int(o) < len(outcomeNames) {
-		return outcomeNames[o]
+	switch o {
+	case OutcomeProof:
+		return "proof"
+	case OutcomeNack:
+		return "nack"
+	case OutcomeBusy:
+		return "busy"
+	case OutcomeFailed:
+		return "failed"
+	case OutcomeBadProof:
+		return "bad-proof"
+	case OutcomeStale:
+		return "stale"
 	}
-	return "outcome?"
+	return fmt.Sprintf("outcome(%d)", uint8(o))
 }
 
 // Result reports a Fetch back to the scheduler.
