@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The project's test command: what README names and .ci/run runs.
-# FUZZTIME (default 5s) is how long each fuzz target runs as a smoke test.
+# FUZZTIME (default 3s) is how long each fuzz target runs as a smoke test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,12 +16,12 @@ fi
 echo "== go test -race"
 go test -race -timeout 25m ./...
 
-echo "== fuzz smoke (${FUZZTIME:-5s} each)"
+echo "== fuzz smoke (${FUZZTIME:-3s} each)"
 for pkg in $(go list ./...); do
 	dir=$(go list -f '{{.Dir}}' "$pkg")
 	for target in $(grep -ho '^func Fuzz[A-Za-z0-9_]*' "$dir"/*_test.go 2>/dev/null | sed 's/^func //' | sort -u); do
 		echo "-- $pkg $target"
-		go test -run '^$' -fuzz "^${target}\$" -fuzztime "${FUZZTIME:-5s}" "$pkg" > /tmp/fuzz.$$.log 2>&1 || { cat /tmp/fuzz.$$.log; exit 1; }
+		go test -run '^$' -fuzz "^${target}\$" -fuzztime "${FUZZTIME:-3s}" "$pkg" > /tmp/fuzz.$$.log 2>&1 || { cat /tmp/fuzz.$$.log; exit 1; }
 	done
 done
 echo "all tests passed"

@@ -131,7 +131,7 @@ func TestClusterNodeRestart(t *testing.T) {
 		}
 		before := c.status(1).LCLSeq
 		c.hpnode(120*time.Second, "cluster", "start", c.dir, "--timeout", "100s")
-		c.waitAllAt(before+3, 90*time.Second, 1, 2, 3)
+		c.waitAllAt(before+3, 180*time.Second, 1, 2, 3)
 		var s echoSummary
 		c.client(90*time.Second, &s, "echo", 3, "json", "5")
 		if s.Accepted != 5 {
