@@ -157,3 +157,34 @@ func TestBurstOf20000Inputs(t *testing.T) {
 	}
 	tn.checkAgreement()
 }
+
+// TestRelayedCopyIsNotVerifiedAgain checks that a held input arriving again (relays repeat on round
+// retries and new ledgers) costs no second signature check, while a forged variant under the same
+// ordered hash is still refused and does not replace the held input.
+func TestRelayedCopyIsNotVerifiedAgain(t *testing.T) {
+	tn := newTestNet(t, 1, 0)
+	nd := tn.nodes[0]
+	calls := 0
+	cfg := nd.cfg
+	cfg.VerifyInput = func(in *Input) error { calls++; return VerifyUserSig(in) }
+	in := tn.input(0, 1, 10, "hello")
+	if _, ok := nd.pool.admit(&cfg, &in, false, 0); !ok || calls != 1 {
+		t.Fatalf("first admission: ok=%v, %d verifications", ok, calls)
+	}
+	for i := 0; i < 3; i++ {
+		if r, ok := nd.pool.admit(&cfg, &in, false, 0); ok || r != ReasonAlreadySubmitted {
+			t.Fatalf("copy %d: %q, %v; want already_submitted", i, r, ok)
+		}
+	}
+	if calls != 1 {
+		t.Fatalf("%d verifications for one input relayed four times, want 1", calls)
+	}
+	forged := in
+	forged.Container = []byte("forged")
+	if r, ok := nd.pool.admit(&cfg, &forged, false, 0); ok || r != ReasonBadSig {
+		t.Fatalf("forged copy: %q, %v; want bad_sig", r, ok)
+	}
+	if got, _ := nd.pool.get([]OrderedHash{in.Ordered()}); string(got[0].Container) != "hello" {
+		t.Fatalf("held input replaced by %q", got[0].Container)
+	}
+}

@@ -36,7 +36,18 @@ func newPool() pool {
 const maxPoolInputs = 1 << 18
 
 // admit applies HotPocket's submission checks against the closed ledger tip.
+//
+// An exact copy of a held input (same user, nonce, container and signature) is answered first,
+// without checking its signature again: the held copy was checked on admission. Inputs are relayed
+// again on round retries and new ledgers, so a burst would otherwise cost every peer one Ed25519
+// verification per input per resend, on the loop that also carries the proposals.
 func (p *pool) admit(cfg *Config, in *Input, local bool, tip uint64) (Reason, bool) {
+	oh := in.Ordered()
+	if e, ok := p.byHash[oh]; ok && e.in.User == in.User && e.in.Sig == in.Sig && e.in.MaxLedgerSeq == in.MaxLedgerSeq &&
+		e.in.Protocol == in.Protocol && bytes.Equal(e.in.Container, in.Container) {
+		e.local = e.local || local
+		return ReasonAlreadySubmitted, false
+	}
 	if err := cfg.VerifyInput(in); err != nil {
 		return ReasonBadSig, false
 	}
@@ -52,9 +63,9 @@ func (p *pool) admit(cfg *Config, in *Input, local bool, tip uint64) (Reason, bo
 		}
 		return ReasonNonceExpired, false
 	}
-	oh := in.Ordered()
-	if e, ok := p.byHash[oh]; ok {
-		e.local = e.local || local
+	if _, ok := p.byHash[oh]; ok {
+		// A different input under a held one's ordered hash (same nonce and signature): the
+		// held one stays, and this one can never be ordered.
 		return ReasonAlreadySubmitted, false
 	}
 	if len(p.byHash) >= maxPoolInputs || len(in.Container) > MaxInputBytes {

@@ -16,6 +16,7 @@ const (
 	evExecDone
 	evSyncDone
 	evSubmit
+	evStream
 	evCrash
 	evRestart
 	evPartition

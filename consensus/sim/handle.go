@@ -26,6 +26,10 @@ func (w *world) handle(e *event) {
 		}
 		return
 	}
+	if e.kind == evStream {
+		w.stream(e.node)
+		return
+	}
 	if e.kind != evPartition && e.kind != evHeal {
 		n = w.nodes[e.node]
 	}
@@ -102,6 +106,23 @@ func (n *simNode) expectedStepError(err error) bool {
 	return errors.Is(err, consensus.ErrEquivocation) || errors.Is(err, consensus.ErrBrokenChain)
 }
 
+// stream submits one millisecond's share of the input stream to node i, from user 0 (whose node
+// is node 0) in nonce order, then drains the node's Ready once.
+func (w *world) stream(i int) {
+	n := w.nodes[i]
+	if !n.up {
+		return
+	}
+	k := w.o.StreamRate / 1000
+	for j := 0; j < k; j++ {
+		in := w.newInput(0)
+		w.pending[in.Hash()] = n.idx
+		w.sentAt[in.Hash()] = w.now
+		_ = n.node.Step(consensus.Message{Type: consensus.MsgSubmit, Inputs: []consensus.Input{in}})
+	}
+	w.process(n)
+}
+
 func (w *world) newInput(ui int) consensus.Input {
 	u := w.users[ui]
 	w.nonces[u]++
@@ -122,6 +143,9 @@ func (w *world) process(n *simNode) {
 		}
 		for _, d := range rd.Ledgers {
 			w.persist(n, d)
+			if !n.byz {
+				w.rep.MaxRound = max(w.rep.MaxRound, d.Record.Round)
+			}
 		}
 		for _, m := range rd.Messages {
 			w.sendFrom(n, m)
@@ -142,6 +166,7 @@ func (w *world) process(n *simNode) {
 		for _, st := range rd.InputStatuses {
 			if st.Accepted {
 				w.rep.Accepted++
+				w.rep.LastAccept = w.now
 				if at, ok := w.sentAt[st.Hash]; ok {
 					w.rep.AcceptLatency = append(w.rep.AcceptLatency, w.now-at)
 				}

@@ -68,6 +68,12 @@ func (w *world) deliver(from, to int, data *consensus.Message) {
 	}
 	for c := 0; c < copies; c++ {
 		d := w.o.MinDelay + time.Duration(w.rng.Int64N(int64(w.o.MaxDelay-w.o.MinDelay)+1))
+		if w.o.StreamRate > 0 {
+			// FIFO links: a message never overtakes an earlier one from the same sender.
+			l := [2]int{from, to}
+			d = max(d, w.link[l]-w.now)
+			w.link[l] = w.now + d
+		}
 		w.at(d, &event{kind: evDeliver, node: to, epoch: from, msg: data})
 	}
 }

@@ -39,6 +39,11 @@ type Options struct {
 	Ledgers uint64
 	// RealSigs uses Ed25519 instead of the cheap keyed-hash scheme.
 	RealSigs bool
+	// StreamRate inputs per virtual second are submitted to node 0 for StreamFor, by one user in
+	// nonce order (as one client does), one Step per input and one Ready per millisecond (as the
+	// node's loop does). Links are then FIFO, as the mesh's TCP and QUIC streams are.
+	StreamRate int
+	StreamFor  time.Duration
 
 	debug bool
 }
@@ -122,6 +127,11 @@ type Report struct {
 	// DesyncReported and SyncTargets record what the non-deterministic node saw.
 	DesyncReported bool
 	SyncTargets    int
+	// LastAccept is the virtual time of the last accepted status.
+	LastAccept time.Duration
+	// MaxRound is the highest round any honest node closed a ledger in (0 when every ledger closed
+	// in its first round).
+	MaxRound uint32
 }
 
 // ErrSafety and ErrLiveness classify a failed run.
@@ -179,6 +189,7 @@ type world struct {
 	nonces  map[consensus.PubKey]uint64
 	pending map[consensus.Hash]int // submitted inputs without a status yet, by submitting node
 	sentAt  map[consensus.Hash]time.Duration
+	link    map[[2]int]time.Duration // FIFO streams: the last delivery time per (from, to)
 }
 
 // Run simulates one seed and checks safety and liveness; the error names the violated property.
@@ -188,7 +199,8 @@ func Run(o Options) (Report, error) {
 		return Report{}, fmt.Errorf("sim: %d nodes", o.Nodes)
 	}
 	w := &world{o: o, rng: rand.New(rand.NewPCG(o.Seed, o.Seed^0x9e3779b97f4a7c15)), closed: map[uint64]consensus.Hash{},
-		byKey: map[consensus.PubKey]int{}, nonces: map[consensus.PubKey]uint64{}, pending: map[consensus.Hash]int{}, sentAt: map[consensus.Hash]time.Duration{}}
+		byKey: map[consensus.PubKey]int{}, nonces: map[consensus.PubKey]uint64{}, pending: map[consensus.Hash]int{}, sentAt: map[consensus.Hash]time.Duration{},
+		link: map[[2]int]time.Duration{}}
 	w.verify = fakeVerify
 	if o.RealSigs {
 		w.verify = consensus.Ed25519Verify
@@ -257,6 +269,12 @@ func (w *world) setup() {
 	span := faultStart + faultLength + time.Second
 	for i := 0; i < o.Inputs; i++ {
 		w.at(time.Duration(w.rng.Int64N(int64(span))), &event{kind: evSubmit, node: -1})
+	}
+	if o.StreamRate > 0 {
+		for t := time.Duration(0); t < o.StreamFor; t += time.Millisecond {
+			w.at(t, &event{kind: evStream, node: 0})
+		}
+		w.lastOK = max(w.lastOK, o.StreamFor)
 	}
 	if o.Partition {
 		w.at(faultStart, &event{kind: evPartition})
