@@ -307,12 +307,15 @@ func (s *Store) putStaged(tag byte, h merkle.Hash, data []byte) error {
 // quietLogger routes pebble's informational chatter to slog at debug level.
 type quietLogger struct{ l *slog.Logger }
 
+// Infof implements pebble.Logger.
 func (q quietLogger) Infof(format string, args ...any) {
 	q.l.Debug(fmt.Sprintf(format, args...), "component", "pebble")
 }
+// Errorf implements pebble.Logger.
 func (q quietLogger) Errorf(format string, args ...any) {
 	q.l.Error(fmt.Sprintf(format, args...), "component", "pebble")
 }
+// Fatalf implements pebble.Logger; pebble calls it only for unrecoverable corruption.
 func (q quietLogger) Fatalf(format string, args ...any) {
 	q.l.Error(fmt.Sprintf(format, args...), "component", "pebble")
 	os.Exit(2)

@@ -15,6 +15,7 @@ type Result struct {
 	HigherBetter bool
 }
 
+// String renders the value with its unit, with fewer digits for bigger values.
 func (r Result) String() string {
 	switch {
 	case r.Value >= 100:
