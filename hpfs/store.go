@@ -311,10 +311,12 @@ type quietLogger struct{ l *slog.Logger }
 func (q quietLogger) Infof(format string, args ...any) {
 	q.l.Debug(fmt.Sprintf(format, args...), "component", "pebble")
 }
+
 // Errorf implements pebble.Logger.
 func (q quietLogger) Errorf(format string, args ...any) {
 	q.l.Error(fmt.Sprintf(format, args...), "component", "pebble")
 }
+
 // Fatalf implements pebble.Logger; pebble calls it only for unrecoverable corruption.
 func (q quietLogger) Fatalf(format string, args ...any) {
 	q.l.Error(fmt.Sprintf(format, args...), "component", "pebble")
