@@ -21,6 +21,8 @@ func (l *lineLogger) stream(name string) io.Writer {
 	return &lineWriter{logger: l.logger, stream: name}
 }
 
+var _ io.Writer = (*lineWriter)(nil)
+
 type lineWriter struct {
 	mu     sync.Mutex
 	logger *slog.Logger

@@ -7,7 +7,6 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -344,5 +343,3 @@ func hex8(b []byte) string {
 	}
 	return string(out)
 }
-
-var _ io.Writer = (*lineWriter)(nil)

@@ -4,7 +4,6 @@ import (
 	"encoding/hex"
 	"sync"
 
-	"github.com/hpfs/hpnode/config"
 	"github.com/hpfs/hpnode/contractexec"
 )
 
@@ -74,6 +73,3 @@ func (r *nplRouter) done(l nplLedger) {
 		}
 	}
 }
-
-// keyHex is the contract's form of a node key.
-func keyHex(k [32]byte) string { return config.EncodeKey(k[:]) }
