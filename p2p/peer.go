@@ -40,11 +40,11 @@ type peer struct {
 	closeOnce sync.Once
 	cutOnce   sync.Once
 
-	rtt       atomic.Int64 // nanoseconds
+	rtt atomic.Int64 // nanoseconds
 	// lastRecv is when the last frame arrived (unix nanoseconds of cfg.Now). Pings keep a live
 	// connection's lastRecv within PingInterval; a peer that restarted leaves its old
 	// connection silent, which is how register recognises it as dead before QUIC's idle timeout.
-	lastRecv atomic.Int64
+	lastRecv  atomic.Int64
 	pingMu    sync.Mutex
 	pingNonce uint64
 	pingAt    time.Time
