@@ -46,6 +46,10 @@ type Config struct {
 	// VerifyInput checks an input's user signature (and that its fields match its container).
 	// Default VerifyUserSig.
 	VerifyInput func(*Input) error
+	// SubmitVerified declares that the caller checked the user signature of every input it hands
+	// over in MsgSubmit (userapi does, before it answers the user), so admission does not check it
+	// a second time on the loop that also carries proposals. Relayed inputs are always checked.
+	SubmitVerified bool
 	// KeepLedgers is how many recent ledgers the node keeps to answer ledger requests. Default 16.
 	KeepLedgers int
 	// Logger receives one line per round outcome; default discards.

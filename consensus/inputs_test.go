@@ -188,3 +188,23 @@ func TestRelayedCopyIsNotVerifiedAgain(t *testing.T) {
 		t.Fatalf("held input replaced by %q", got[0].Container)
 	}
 }
+
+// TestSubmitVerifiedSkipsOnlyLocalChecks checks that SubmitVerified spares the second signature
+// check of a local submission only: a relayed input with a bad signature is still refused.
+func TestSubmitVerifiedSkipsOnlyLocalChecks(t *testing.T) {
+	tn := newTestNet(t, 1, 0)
+	nd := tn.nodes[0]
+	calls := 0
+	cfg := nd.cfg
+	cfg.SubmitVerified = true
+	cfg.VerifyInput = func(in *Input) error { calls++; return VerifyUserSig(in) }
+	local := tn.input(0, 1, 10, "local")
+	if _, ok := nd.pool.admit(&cfg, &local, true, 0); !ok || calls != 0 {
+		t.Fatalf("local submission: ok=%v, %d verifications, want admitted unchecked", ok, calls)
+	}
+	relayed := tn.input(1, 1, 10, "relayed")
+	relayed.Container = []byte("tampered")
+	if r, ok := nd.pool.admit(&cfg, &relayed, false, 0); ok || r != ReasonBadSig || calls != 1 {
+		t.Fatalf("tampered relayed input: %q, %v, %d verifications; want bad_sig after one check", r, ok, calls)
+	}
+}

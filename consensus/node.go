@@ -245,6 +245,10 @@ func (n *Node) Tick(now time.Time) {
 				n.stageAt = now // waiting for our own execution or sync, not for peers
 				break
 			}
+			if n.awaitingExecutions() {
+				n.stageAt = now // waiting for peers' executions: a new round would not make them faster
+				break
+			}
 			if n.stage <= 1 && n.count(n.round, uint8(max(n.stage, 0))) < n.q {
 				n.setStatus(StatusUnreliable)
 			}
@@ -255,6 +259,31 @@ func (n *Node) Tick(now time.Time) {
 		}
 	}
 	n.advance()
+}
+
+// maxExecWait bounds, in stage timeouts since the last close, how long awaitingExecutions holds a
+// round open; past it, a member that claims to execute forever (or crashed while executing) costs
+// an ordinary round change.
+const maxExecWait = 32
+
+// awaitingExecutions reports whether this node, in stage 1, lacks a quorum of stage-1 proposals
+// only because members are still executing the tip: counting as future stage-1 votes the members
+// whose stage-0 proposal of this round carried no result for the tip and who sent no stage-1 yet,
+// the quorum is there. A member sends its stage-1 proposal as soon as its execution ends, so the
+// round completes then; timing it out instead restarts it while the executions still run (a burst
+// ledger's execution takes seconds), and the next round meets the same wait with a longer timeout.
+func (n *Node) awaitingExecutions() bool {
+	if n.stage != int(StageMerge) || n.now.Sub(n.lastClose) >= maxExecWait*n.cfg.StageTimeout {
+		return false
+	}
+	merged := n.props[key(n.round, StageMerge)]
+	c := len(merged)
+	for signer, vs := range n.props[key(n.round, StagePropose)] {
+		if _, ok := merged[signer]; !ok && vs[0].p.Value.Result.Seq != n.tip.Seq {
+			c++
+		}
+	}
+	return c >= n.q
 }
 
 func (n *Node) timeout() time.Duration {

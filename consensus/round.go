@@ -196,10 +196,12 @@ func (n *Node) startRound(r uint32) {
 	}
 	if first {
 		// Our inputs or our lock may not have reached everyone: send them again when a round is
-		// retried, and with a new ledger the inputs that already missed one (a healed partition).
+		// retried, and with a new ledger the inputs that already missed two (a lost relay, a healed
+		// partition). Missing one is normal while inputs flow: an input arriving during a round
+		// waits for the next one (mergeValue), and a resend would double the relay traffic.
 		var local []Input
 		for _, e := range n.pool.byHash {
-			if e.local && (r > 0 || e.since < n.tip.Seq) {
+			if e.local && (r > 0 || e.since+1 < n.tip.Seq) {
 				local = append(local, e.in)
 			}
 		}

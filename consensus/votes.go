@@ -8,21 +8,39 @@ import (
 // The vote-counting rules. Each is a pure function of the proposals stored for the current round,
 // the node's held inputs and the closed chain, which is what the datadriven tests pin down.
 
-// mergeValue is the stage-1 value: HotPocket's stage-1 rule (every user and input with at least one
-// stage-0 vote, among those this node holds and admits), the lower median of the proposed times,
-// the union of node nonces, and this node's execution result of the tip.
+// mergeValue is the stage-1 value: every input with a quorum of stage-0 votes among those this node
+// holds and admits, every user with at least one vote (HotPocket's stage-1 rule for users), the
+// lower median of the proposed times, the union of node nonces, and this node's execution result
+// of the tip.
+//
+// HotPocket merges every input with at least one vote. While inputs keep arriving at one node,
+// that node's stage-0 proposal always holds inputs the others have not received yet; when the
+// round's leader merges them, the ledger closes with inputs most members lack, and each of them
+// must fetch the whole ledger before it can vote on the next one. Requiring a quorum of stage-0
+// votes orders only inputs that a quorum of members (so at least one honest one, and every honest
+// proposer whose vote counted) already holds; the rest wait one ledger, and reach the quorum as
+// the relay lands. An input held by fewer than a quorum is relayed again with the next ledger
+// (startRound), so it cannot be left out for good.
 func (n *Node) mergeValue(res Result) Value {
 	set := n.props[key(n.round, StagePropose)]
-	var cands []OrderedHash
+	votes := map[OrderedHash]int{}
 	var users []PubKey
 	var times []uint64
 	var nonces []Hash
 	for _, vs := range set {
 		v := vs[0]
-		cands = append(cands, v.p.Value.Inputs...)
+		for _, oh := range v.p.Value.Inputs {
+			votes[oh]++
+		}
 		users = append(users, v.p.Value.Users...)
 		times = append(times, v.p.Value.Time)
 		nonces = append(nonces, v.p.Value.Nonces...)
+	}
+	cands := make([]OrderedHash, 0, len(votes))
+	for oh, c := range votes {
+		if c >= n.q {
+			cands = append(cands, oh)
+		}
 	}
 	ins, inUsers := n.pool.pick(&n.cfg, cands, n.seq())
 	sort.Slice(times, func(i, j int) bool { return times[i] < times[j] })

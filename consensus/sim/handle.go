@@ -153,7 +153,8 @@ func (w *world) process(n *simNode) {
 		for i := range rd.Execute {
 			x := rd.Execute[i]
 			res := w.execute(n, &x)
-			w.at(time.Millisecond+time.Duration(w.rng.Int64N(int64(10*time.Millisecond))), &event{kind: evExecDone, node: n.idx, epoch: n.epoch, res: &res})
+			d := time.Millisecond + time.Duration(w.rng.Int64N(int64(10*time.Millisecond))) + time.Duration(len(x.Inputs))*w.o.ExecPerInput
+			w.at(d, &event{kind: evExecDone, node: n.idx, epoch: n.epoch, res: &res})
 		}
 		if rd.Sync != nil {
 			w.rep.SyncTargets++

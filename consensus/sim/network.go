@@ -10,8 +10,12 @@ import (
 // The virtual network: encoding, loss, duplication, delay (hence reordering) and partitions.
 
 func (w *world) sendFrom(n *simNode, m consensus.Message) {
-	if m.Type == consensus.MsgProposal && m.Proposal.Stage == consensus.StagePropose && m.To == (consensus.PubKey{}) {
-		w.rep.Rounds++
+	if m.Type == consensus.MsgProposal && m.Proposal.Stage == consensus.StagePropose && m.Proposal.Signer == n.key {
+		// Count rounds entered, not retransmissions of their stage-0 proposals.
+		if r := [2]uint64{m.Proposal.Seq, uint64(m.Proposal.Round)}; r != n.lastRound {
+			n.lastRound = r
+			w.rep.Rounds++
+		}
 	}
 	// Every message crosses the network as bytes, decoded once per send: nodes never modify what they
 	// receive, so recipients share the decoded message.

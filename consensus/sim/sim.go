@@ -44,6 +44,9 @@ type Options struct {
 	// node's loop does). Links are then FIFO, as the mesh's TCP and QUIC streams are.
 	StreamRate int
 	StreamFor  time.Duration
+	// ExecPerInput is the contract's execution time per input, on top of 1-10 ms per ledger (the
+	// echo contract on a real node takes about 0.4 ms per input, so a burst ledger runs for seconds).
+	ExecPerInput time.Duration
 
 	debug bool
 }
@@ -115,7 +118,8 @@ type Report struct {
 	MinLedger uint64
 	// Deliveries counts delivered messages.
 	Deliveries int
-	// Rounds counts (node, seq, round) stage-0 proposals sent: the work the cluster did.
+	// Rounds counts the (seq, round) pairs each node entered and sent a stage-0 proposal for: the
+	// work the cluster did (n per ledger when every ledger closes in its first round).
 	Rounds int
 	// Accepted counts input statuses "accepted" delivered to users.
 	Accepted int
@@ -161,6 +165,8 @@ type simNode struct {
 	epoch  int
 	byz    bool
 	nondet uint64 // ledger whose execution diverges on this node, 0 for none
+	// lastRound is the (seq, round) of the last stage-0 proposal counted in Report.Rounds.
+	lastRound [2]uint64
 
 	// Persisted: the chain and the hard state.
 	chain []consensus.Decided

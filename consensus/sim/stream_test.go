@@ -12,7 +12,7 @@ import (
 // that the last input is accepted within a few round trips of the end of the stream.
 func TestSimInputStream(t *testing.T) {
 	for _, nodes := range []int{3, 7} {
-		o := Options{Nodes: nodes, Seed: 7, StreamRate: 5000, StreamFor: time.Second}
+		o := Options{Nodes: nodes, Seed: 7, StreamRate: 5000, StreamFor: time.Second, ExecPerInput: 50 * time.Microsecond}
 		rep, err := Run(o)
 		if err != nil {
 			t.Fatalf("%d nodes: %v", nodes, err)
