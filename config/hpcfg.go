@@ -40,22 +40,15 @@ type HistoryConfig struct {
 	MaxRawShards     uint64 `json:"max_raw_shards"`
 }
 
-// Contract is the contract section. Everything but ID, Execute, RunAs and Log is mirrored into
-// patch.cfg and kept in consensus.
+// Contract is the contract section: the node-local fields, and the PatchConfig fields (embedded,
+// so they appear inline in hp.cfg as in HotPocket) that are mirrored into patch.cfg and kept in
+// consensus.
 type Contract struct {
-	ID                   string            `json:"id"`
-	Execute              bool              `json:"execute"`
-	RunAs                string            `json:"run_as"`
-	Log                  ContractLog       `json:"log"`
-	Version              string            `json:"version"`
-	UNL                  []string          `json:"unl"`
-	BinPath              string            `json:"bin_path"`
-	BinArgs              string            `json:"bin_args"`
-	Environment          map[string]string `json:"environment"`
-	MaxInputLedgerOffset uint16            `json:"max_input_ledger_offset"`
-	Consensus            ConsensusCfg      `json:"consensus"`
-	NPL                  NPL               `json:"npl"`
-	RoundLimits          RoundLimits       `json:"round_limits"`
+	ID      string      `json:"id"`
+	Execute bool        `json:"execute"`
+	RunAs   string      `json:"run_as"`
+	Log     ContractLog `json:"log"`
+	PatchConfig
 }
 
 // ContractLog controls capture of the contract's stdout/stderr into files.
@@ -178,15 +171,17 @@ func Default() HPConfig {
 			HistoryConfig: HistoryConfig{MaxPrimaryShards: 1},
 		},
 		Contract: Contract{
-			Execute:              true,
-			Log:                  ContractLog{MaxMBytesPerFile: 5, MaxFileCount: 10},
-			Version:              "1.0",
-			BinPath:              "<your contract binary here>",
-			Environment:          map[string]string{},
-			MaxInputLedgerOffset: 10,
-			Consensus:            ConsensusCfg{Mode: "private", RoundTime: 1000, StageSlice: 25, Threshold: 80},
-			NPL:                  NPL{Mode: "private"},
-			RoundLimits:          RoundLimits{ExecTimeout: 300000},
+			Execute: true,
+			Log:     ContractLog{MaxMBytesPerFile: 5, MaxFileCount: 10},
+			PatchConfig: PatchConfig{
+				Version:              "1.0",
+				BinPath:              "<your contract binary here>",
+				Environment:          map[string]string{},
+				MaxInputLedgerOffset: 10,
+				Consensus:            ConsensusCfg{Mode: "private", RoundTime: 1000, StageSlice: 25, Threshold: 80},
+				NPL:                  NPL{Mode: "private"},
+				RoundLimits:          RoundLimits{ExecTimeout: 300000},
+			},
 		},
 		Mesh: Mesh{
 			Port: 22860, ListenHost: "0.0.0.0", Listen: true, IdleTimeout: 120000, KnownPeers: []string{}, MsgForwarding: true,

@@ -125,7 +125,9 @@ func decodeStrict(data []byte, v any) error {
 func jsonFieldErr(err error) error {
 	var typeErr *json.UnmarshalTypeError
 	if errors.As(err, &typeErr) {
-		return fieldErr(typeErr.Field, fmt.Errorf("want %s, got JSON %s", typeErr.Type, typeErr.Value))
+		// encoding/json names an embedded struct by its Go type; hp.cfg shows its fields inline.
+		field := strings.ReplaceAll(typeErr.Field, "PatchConfig.", "")
+		return fieldErr(field, fmt.Errorf("want %s, got JSON %s", typeErr.Type, typeErr.Value))
 	}
 	if msg, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
 		return fieldErr(strings.Trim(msg, `"`), errors.New("unknown field"))

@@ -23,32 +23,20 @@ type PatchConfig struct {
 	RoundLimits          RoundLimits       `json:"round_limits"`
 }
 
-// Patch returns the patch.cfg view of the contract section.
+// Patch returns a copy of the patch.cfg part of the contract section.
 func (c *Contract) Patch() PatchConfig {
-	return PatchConfig{
-		Version:              c.Version,
-		UNL:                  slices.Clone(c.UNL),
-		BinPath:              c.BinPath,
-		BinArgs:              c.BinArgs,
-		Environment:          cloneMap(c.Environment),
-		MaxInputLedgerOffset: c.MaxInputLedgerOffset,
-		Consensus:            c.Consensus,
-		NPL:                  c.NPL,
-		RoundLimits:          c.RoundLimits,
-	}
+	p := c.PatchConfig
+	p.UNL = slices.Clone(p.UNL)
+	p.Environment = cloneMap(p.Environment)
+	return p
 }
 
-// ApplyPatch copies p into the contract section (how an agreed patch.cfg reaches hp.cfg).
+// ApplyPatch replaces the patch.cfg part of the contract section (how an agreed patch.cfg reaches
+// hp.cfg).
 func (c *Contract) ApplyPatch(p PatchConfig) {
-	c.Version = p.Version
+	c.PatchConfig = p
 	c.UNL = slices.Clone(p.UNL)
-	c.BinPath = p.BinPath
-	c.BinArgs = p.BinArgs
 	c.Environment = cloneMap(p.Environment)
-	c.MaxInputLedgerOffset = p.MaxInputLedgerOffset
-	c.Consensus = p.Consensus
-	c.NPL = p.NPL
-	c.RoundLimits = p.RoundLimits
 }
 
 // Validate checks the ranges HotPocket checks (reference §5.1), plus a well-formed, duplicate-free UNL.
