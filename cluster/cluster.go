@@ -137,3 +137,52 @@ func (m Manifest) NodeDir(dir string, k int) (string, error) {
 	}
 	return filepath.Join(dir, m.Nodes[k-1]), nil
 }
+
+// Spawn adds a blank node to the cluster, as HotPocket's `hpdevkit spawn` does: it knows only the
+// contract id, node 1's peer address and node 1's key (as its UNL), and clones everything else
+// from the running cluster when it starts. It returns the new node's number.
+func Spawn(dir string) (int, error) {
+	m, err := Open(dir)
+	if err != nil {
+		return 0, err
+	}
+	first, err := config.Load(nodedir.Layout{Root: filepath.Join(dir, m.Nodes[0])}.HPCfg())
+	if err != nil {
+		return 0, fmt.Errorf("cluster spawn: node 1: %w", err)
+	}
+	var maxUser, maxPeer uint16
+	for k := 1; k <= len(m.Nodes); k++ {
+		nd, _ := m.NodeDir(dir, k)
+		cfg, err := config.Load(nodedir.Layout{Root: nd}.HPCfg())
+		if err != nil {
+			return 0, fmt.Errorf("cluster spawn: node %d: %w", k, err)
+		}
+		maxUser, maxPeer = max(maxUser, cfg.User.Port), max(maxPeer, cfg.Mesh.Port)
+	}
+	k := len(m.Nodes) + 1
+	name := "node" + strconv.Itoa(k)
+	peer := first.Mesh.AdvertiseAddr
+	if peer == "" {
+		peer = fmt.Sprintf("127.0.0.1:%d", first.Mesh.Port)
+	}
+	_, err = nodedir.Create(filepath.Join(dir, name), nodedir.CreateOptions{
+		ContractID: m.ContractID,
+		UNL:        []string{first.Node.PublicKey},
+		Peers:      []string{peer},
+		UserPort:   maxUser + 1,
+		PeerPort:   maxPeer + 1,
+		Configure: func(c *config.HPConfig) {
+			c.Mesh.ListenHost, c.User.ListenHost = "127.0.0.1", "127.0.0.1"
+			c.Mesh.AdvertiseAddr = fmt.Sprintf("127.0.0.1:%d", maxPeer+1)
+		},
+	})
+	if err != nil {
+		return 0, fmt.Errorf("cluster spawn: %w", err)
+	}
+	m.Nodes = append(m.Nodes, name)
+	data, _ := json.MarshalIndent(m, "", "  ")
+	if err := config.WriteFileAtomic(filepath.Join(dir, ManifestFile), append(data, '\n'), 0o644); err != nil {
+		return 0, fmt.Errorf("cluster spawn: %w", err)
+	}
+	return k, nil
+}

@@ -114,3 +114,31 @@ func TestCleanRemovesCluster(t *testing.T) {
 		t.Fatalf("cluster dir still there: %v", err)
 	}
 }
+
+func TestSpawnAddsABlankNodeKnowingOnlyNodeOne(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "c")
+	m, err := Create(dir, CreateOptions{Nodes: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := Spawn(dir)
+	if err != nil || k != 3 {
+		t.Fatalf("spawn: %d %v", k, err)
+	}
+	first, _ := config.Load(nodedir.Layout{Root: filepath.Join(dir, "node1")}.HPCfg())
+	cfg, err := config.Load(nodedir.Layout{Root: filepath.Join(dir, "node3")}.HPCfg())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Contract.ID != m.ContractID || !slices.Equal(cfg.Contract.UNL, []string{first.Node.PublicKey}) ||
+		!slices.Equal(cfg.Mesh.KnownPeers, []string{first.Mesh.AdvertiseAddr}) || cfg.User.Port != FirstUserPort+2 {
+		t.Fatalf("spawned node config %+v", cfg)
+	}
+	if _, err := os.Stat(nodedir.Layout{Root: filepath.Join(dir, "node3")}.Bundle()); err == nil {
+		t.Fatal("a spawned node must start blank, without the contract bundle")
+	}
+	m2, _ := Open(dir)
+	if len(m2.Nodes) != 3 {
+		t.Fatalf("manifest %v", m2.Nodes)
+	}
+}

@@ -20,7 +20,7 @@ import (
 func clusterCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "cluster", Short: "manage a local cluster (like HotPocket's hpdevkit)"}
 	cmd.AddCommand(clusterCreateCmd(), clusterStartCmd(), clusterStopCmd(), clusterStatusCmd(),
-		clusterLogsCmd(), clusterCleanCmd())
+		clusterLogsCmd(), clusterCleanCmd(), clusterSpawnCmd())
 	return cmd
 }
 
@@ -157,4 +157,32 @@ func clusterCleanCmd() *cobra.Command {
 			return cluster.Clean(args[0])
 		},
 	}
+}
+
+func clusterSpawnCmd() *cobra.Command {
+	var timeout time.Duration
+	cmd := &cobra.Command{
+		Use:   "spawn DIR",
+		Short: "add and start a blank node that clones the running cluster (knows only node 1's address and key)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			k, err := cluster.Spawn(args[0])
+			if err != nil {
+				return err
+			}
+			bin, err := os.Executable()
+			if err != nil {
+				return err
+			}
+			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
+			defer cancel()
+			if err := cluster.Start(ctx, args[0], bin); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "node %d spawned and synced; it follows the cluster as an observer until the UNL adds it\n", k)
+			return nil
+		},
+	}
+	cmd.Flags().DurationVar(&timeout, "timeout", 5*time.Minute, "how long to wait for the new node to clone the cluster")
+	return cmd
 }
