@@ -20,19 +20,25 @@
 //
 // # Rounds
 //
-// A round for sequence seq (attempt r = 0, 1, ...) starts as soon as inputs are pending, or the
-// previous ledger had inputs (its outputs need the next ledger), or RoundTime has passed since the
-// last ledger (the idle heartbeat); a node also joins a round another member started. So a busy
-// cluster closes ledgers back to back at network speed and an idle one closes one empty ledger per
-// RoundTime, never a stream of empty ones. Each stage advances as soon as a quorum q =
-// ceil(threshold·n/100) of UNL proposals for it arrived; StageTimeout (growing with r) is only the
-// fallback that starts round r+1. Stages, with HotPocket's names:
+// A round for sequence seq (attempt r = 0, 1, ...) starts as soon as inputs are pending that
+// arrived since the last two ledgers closed, or the previous ledger had inputs (its outputs need
+// the next ledger), or RoundTime has passed since the last ledger (the idle heartbeat); a node also
+// joins a round another member started. So a busy cluster closes ledgers back to back at network
+// speed and an idle one closes one empty ledger per RoundTime, never a stream of empty ones. Each
+// stage advances as soon as a quorum q = ceil(threshold·n/100) of UNL proposals for it arrived;
+// StageTimeout (growing with r) is only the fallback that starts round r+1. A member in stage 1
+// whose missing stage-1 proposals are those of members still executing the tip (their stage-0
+// proposal of the round carries no result for it) keeps the round open instead, for at most
+// maxExecWait stage timeouts after the last close: a new round would not make their contracts
+// faster, and a ledger of a few thousand inputs executes for seconds. Stages, with HotPocket's
+// names:
 //
 //   - Stage 0 (propose): every member signs its own candidate inputs (admitted, not expired, nonces
 //     increasing per user), its connected users, its clock and a fresh node nonce.
-//   - Stage 1 (merge): after q stage-0 proposals, every member proposes HotPocket's stage-1 value:
-//     every input and user with at least one vote that it holds and admits, the lower median time,
-//     the union of nonces, and its own execution result of the previous ledger. A member whose result
+//   - Stage 1 (merge): after q stage-0 proposals, every member proposes its stage-1 value: every
+//     input with q stage-0 votes that it holds and admits, every user with at least one vote, the
+//     lower median time, the union of nonces, and its own execution result of the previous
+//     ledger. (HotPocket takes inputs with one vote; see Inputs below for why not here.) A member whose result
 //     differs from the plurality of stage-1 results reports desync, emits a SyncTarget and stops
 //     voting until the caller reports MsgSyncDone.
 //   - Stage 2 (prevote): after q stage-1 proposals, a member votes for one stage-1 value carrying its
@@ -105,7 +111,28 @@
 // Admission follows HotPocket with its reasons (bad_sig, max_ledger_expired,
 // max_ledger_offset_exceeded, nonce_expired, already_submitted, round_inputs_overflow). The nonce
 // map expires entries by ledger sequence, so it stays bounded. A node broadcasts its users' inputs
-// when they arrive and again when a round is retried or a ledger closed without them; statuses are
-// reported for the inputs local users submitted. A ledger holds at most MaxInputs inputs and
+// when they arrive and again when a round is retried or two ledgers closed without them; statuses
+// are reported for the inputs local users submitted. A ledger holds at most MaxInputs inputs and
 // MaxLedgerInputBytes of them, so it always fits in one LedgerResponse.
+//
+// Inputs that keep arriving: a client streaming thousands of inputs per second into one node
+// means that node's stage-0 proposal always holds inputs its peers have not received yet. With
+// HotPocket's one-vote merge, a round led by that node orders them, the ledger closes with inputs
+// most members lack, and each of them must fetch the whole ledger (LedgerRequest) before it can
+// even propose the next one; under load the laggards time the next round out. Stage 1 therefore
+// merges only inputs with q stage-0 votes: at least q - f honest members hold each ordered input,
+// every honest member that proposed it holds it, and in the common case (every member proposed
+// in stage 0) every member does, so a closed ledger rarely needs a fetch. The rest wait one
+// ledger for the relay to land; the input set of a round is fixed by its stage-0 proposals, so a
+// round does not grow while it runs. An input too few members hold (a lost relay, a peer whose
+// admission refused it) is relayed again after two missed ledgers and stops triggering rounds
+// (it waits for the heartbeat), so it can neither be left out for good nor cause a stream of
+// empty ledgers. The rule only shapes stage-1 candidates; prevotes, locks and closes are
+// unchanged, so the safety argument above holds as it is.
+//
+// Per-input cost on the node's loop: admission checks an input's user signature once. A copy of
+// a held input (relays repeat) is answered from the pool without a second check, and with
+// Config.SubmitVerified a local submission (userapi checked it) is not checked again; everything
+// else that admission, pick and the proposals do per input is hashing, lookups and sorting:
+// a few microseconds (BenchmarkStepSubmit).
 package consensus

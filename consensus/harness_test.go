@@ -32,6 +32,9 @@ type testNet struct {
 	configAt   uint64
 	// diverge[i] = seq makes node i's execution of ledger seq produce a different state.
 	diverge map[int]uint64
+	// slow[i] holds node i's executions in held[i] until release(i): a contract that runs long.
+	slow map[int]bool
+	held map[int][]Execution
 }
 
 type envelope struct {
@@ -67,7 +70,8 @@ func newTestNet(t testing.TB, n, unl int) *testNet {
 	if unl == 0 {
 		unl = n
 	}
-	tn := &testNet{t: t, signers: testKeys(n), now: time.UnixMilli(2_000_000), down: map[int]bool{}}
+	tn := &testNet{t: t, signers: testKeys(n), now: time.UnixMilli(2_000_000), down: map[int]bool{},
+		slow: map[int]bool{}, held: map[int][]Execution{}}
 	g := testGenesis(unlOf(tn.signers[:unl], 80))
 	tn.ledgers = make([][]Decided, n)
 	tn.events = make([][]Ready, n)
@@ -171,6 +175,10 @@ func (tn *testNet) drain() {
 				}
 			}
 			nd.Advance(rd)
+			if tn.slow[i] {
+				tn.held[i] = append(tn.held[i], rd.Execute...)
+				rd.Execute = nil
+			}
 			for _, x := range rd.Execute {
 				r := tn.exec(i, x)
 				tn.states[i] = r
@@ -204,6 +212,21 @@ func (tn *testNet) drain() {
 		}
 	}
 	tn.t.Fatal("network did not settle")
+}
+
+// release completes node i's held executions, in order, and lets later ones run at once.
+func (tn *testNet) release(i int) {
+	tn.slow[i] = false
+	xs := tn.held[i]
+	tn.held[i] = nil
+	for _, x := range xs {
+		r := tn.exec(i, x)
+		tn.states[i] = r
+		if err := tn.nodes[i].Step(Message{Type: MsgExecResult, Result: &r}); err != nil {
+			tn.t.Fatalf("node %d exec result: %v", i, err)
+		}
+	}
+	tn.drain()
 }
 
 func (tn *testNet) tick(d time.Duration) {

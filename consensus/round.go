@@ -174,14 +174,26 @@ func (n *Node) advance() {
 	}
 }
 
-// shouldStart is the round trigger: inputs are pending, or the last ledger had inputs (its outputs
-// need the next ledger), or RoundTime passed since the last ledger (the idle heartbeat). So an idle
-// cluster closes one ledger per RoundTime and never a stream of empty ones.
+// shouldStart is the round trigger: inputs are pending that arrived since the last two ledgers
+// closed, or the last ledger had inputs (its outputs need the next ledger), or RoundTime passed
+// since the last ledger (the idle heartbeat). So an idle cluster closes one ledger per RoundTime
+// and never a stream of empty ones: an input that missed two ledgers is one too few members hold
+// (mergeValue orders only inputs with a quorum of stage-0 votes), and it waits for the heartbeat
+// and the resend that comes with it instead of triggering empty ledgers at network speed.
 func (n *Node) shouldStart() bool {
 	if n.hadInputs || n.now.Sub(n.lastClose) >= n.cfg.RoundTime {
 		return true
 	}
-	ins, _ := n.pool.pick(&n.cfg, n.pool.all(), n.seq())
+	var fresh []OrderedHash
+	for oh, e := range n.pool.byHash {
+		if e.since+2 > n.tip.Seq {
+			fresh = append(fresh, oh)
+		}
+	}
+	if len(fresh) == 0 {
+		return false
+	}
+	ins, _ := n.pool.pick(&n.cfg, fresh, n.seq())
 	return len(ins) > 0
 }
 
