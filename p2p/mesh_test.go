@@ -113,7 +113,7 @@ func TestReconnectsAfterPeerRestart(t *testing.T) {
 	cfg := fastConfig(bkey)
 	cfg.ListenAddr = addr
 	b2 := startNode(t, cfg)
-	eventually(t, 15*time.Second, "a redials restarted b", func() bool { return a.Connected(b2.ID()) && b2.Connected(a.ID()) })
+	eventually(t, 45*time.Second, "a redials restarted b", func() bool { return a.Connected(b2.ID()) && b2.Connected(a.ID()) })
 }
 
 // TestKnownPeersPersistAcrossRestart: a node restarted with its data
