@@ -19,14 +19,14 @@ import (
 // Key layout of the pebble DB (all keys start with one tag byte):
 //
 //	'n' hash           → node bytes (dir, file, tree and symlink objects of merkle)
-//	'l' hash           → leaf bytes
+//	'l' hash           → leaf bytes in their stored encoding (leafcodec.go)
 //	'c' 'n'|'l' hash   → refcount, 8-byte big endian; present exactly when the object is
 //	                     reachable from a kept version (or an open pin, see below)
 //	's' 'n'|'l' hash   → staged object written by PutNode/PutLeaf (the sync path); not yet
 //	                     referenced by any version, promoted to 'n'/'l' when a version needs it
 //	'v' seq            → version record: root (32) | unix nanos (8)
 //	'h'                → head seq (8)
-//	'p'                → params: leaf size (8)
+//	'p'                → params: leaf size (8) | leaf format (1, see leafcodec.go)
 //
 // Invariant: every object reachable from a kept version's root is stored under 'n'/'l' with a
 // refcount equal to the number of kept versions whose root it is plus the number of stored nodes
@@ -160,8 +160,9 @@ func (s *Store) loadParams() error {
 	v, closer, err := s.db.Get([]byte{tagParams})
 	if errors.Is(err, pebble.ErrNotFound) {
 		s.params = merkle.DefaultParams()
-		var b [8]byte
-		binary.BigEndian.PutUint64(b[:], uint64(s.params.LeafSize))
+		var b [9]byte
+		binary.BigEndian.PutUint64(b[:8], uint64(s.params.LeafSize))
+		b[8] = leafFormat
 		if err := s.db.Set([]byte{tagParams}, b[:], pebble.Sync); err != nil {
 			return fmt.Errorf("write params: %w", err)
 		}
@@ -171,10 +172,16 @@ func (s *Store) loadParams() error {
 		return fmt.Errorf("read params: %w", err)
 	}
 	defer closer.Close()
-	if len(v) != 8 {
-		return fmt.Errorf("params record has %d bytes, want 8", len(v))
+	if len(v) == 8 {
+		return fmt.Errorf("store %s holds raw leaves (leaf format 0); this hpfsd reads format %d: export it with the older hpfsd and import it again", s.dir, leafFormat)
 	}
-	s.params = merkle.Params{LeafSize: int(binary.BigEndian.Uint64(v))}
+	if len(v) != 9 {
+		return fmt.Errorf("params record has %d bytes, want 9", len(v))
+	}
+	if v[8] != leafFormat {
+		return fmt.Errorf("store leaf format %d, this hpfsd reads %d", v[8], leafFormat)
+	}
+	s.params = merkle.Params{LeafSize: int(binary.BigEndian.Uint64(v[:8]))}
 	return nil
 }
 
@@ -259,9 +266,7 @@ func (s *Store) getObject(tag byte, h merkle.Hash) ([]byte, error) {
 		return v, nil
 	}
 	v, ok, err := s.get(objKey(tag, h))
-	if ok {
-		s.cache.put(tag, h, v)
-	}
+	committed := ok
 	if err == nil && !ok {
 		v, ok, err = s.get(stagedKey(tag, h))
 	}
@@ -270,6 +275,14 @@ func (s *Store) getObject(tag byte, h merkle.Hash) ([]byte, error) {
 	}
 	if !ok {
 		return nil, fmt.Errorf("%s %s: %w", tagName(tag), h, merkle.ErrNotFound)
+	}
+	if tag == tagLeaf {
+		if v, err = decodeLeaf(v, s.params.LeafSize); err != nil {
+			return nil, fmt.Errorf("read leaf %s: %w", h, err)
+		}
+	}
+	if committed {
+		s.cache.put(tag, h, v)
 	}
 	return v, nil
 }
@@ -297,6 +310,9 @@ func (s *Store) PutLeaf(h merkle.Hash, data []byte) error { return s.putStaged(t
 func (s *Store) putStaged(tag byte, h merkle.Hash, data []byte) error {
 	if _, ok, err := s.get(objKey(tag, h)); err != nil || ok {
 		return err
+	}
+	if tag == tagLeaf {
+		data = encodeLeaf(data)
 	}
 	if err := s.db.Set(stagedKey(tag, h), data, pebble.NoSync); err != nil {
 		return fmt.Errorf("stage %s %s: %w", tagName(tag), h, err)

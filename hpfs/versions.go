@@ -266,12 +266,17 @@ func (r *refBatch) incref(tag byte, h merkle.Hash) error {
 func (r *refBatch) materialize(tag byte, h merkle.Hash) ([]byte, error) {
 	if r.ov != nil {
 		if data, ok := r.ov.pending(tag, h); ok {
+			if tag == tagLeaf {
+				return data, setLeaf(r.b, objKey(tag, h), data)
+			}
 			return data, r.b.Set(objKey(tag, h), data, nil)
 		}
 	}
 	if data, ok, err := r.s.get(objKey(tag, h)); err != nil || ok {
 		return data, err
 	}
+	// A staged leaf is already in its stored encoding and moves as is; callers use the bytes
+	// returned only to find a node's children, and leaves have none.
 	data, ok, err := r.s.get(stagedKey(tag, h))
 	if err != nil {
 		return nil, err
