@@ -189,12 +189,14 @@ func (n *Node) newConsensus() (*consensus.Node, error) {
 		RoundTime:            time.Duration(cfg.Contract.Consensus.RoundTime) * time.Millisecond,
 		MaxInputLedgerOffset: uint64(cfg.Contract.MaxInputLedgerOffset),
 		UserInputBytes:       cfg.Contract.RoundLimits.UserInputBytes,
-		Logger:               n.logger,
-		Tip:                  st.tip,
-		Result:               st.result,
-		TipInputs:            st.tipInputs,
-		History:              st.history,
-		Hard:                 st.hard,
+		// userapi verified every local input's signature before SubmitInput.
+		SubmitVerified: true,
+		Logger:         n.logger,
+		Tip:            st.tip,
+		Result:         st.result,
+		TipInputs:      st.tipInputs,
+		History:        st.history,
+		Hard:           st.hard,
 	}
 	n.view.setLedger(cc.Tip, cc.Tip.Hash())
 	n.view.setUNL(cc.Tip.Value.Result.Config.UNL)
