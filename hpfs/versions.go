@@ -104,7 +104,7 @@ func (s *Store) Commit(root merkle.Hash, ov *Overlay) (Version, error) {
 		// One allocation for the whole batch: growing a 100 MiB batch by doubling costs more
 		// than writing it.
 		rb.b.Close()
-		rb.b = s.db.NewBatchWithSize(ov.bytes() + 1<<20)
+		rb.b = newHugeBatch(s.db, ov.bytes()+1<<20)
 	}
 	if err := rb.incref(tagNode, root); err != nil {
 		return Version{}, fmt.Errorf("commit %s: %w", root, err)
