@@ -17,6 +17,9 @@ func (w *world) sendFrom(n *simNode, m consensus.Message) {
 			w.rep.Rounds++
 		}
 	}
+	if m.Type == consensus.MsgLedgerRequest {
+		w.rep.LedgerRequests++
+	}
 	// Every message crosses the network as bytes, decoded once per send: nodes never modify what they
 	// receive, so recipients share the decoded message.
 	data, err := w.wire(&m)

@@ -131,6 +131,9 @@ type Report struct {
 	// DesyncReported and SyncTargets record what the non-deterministic node saw.
 	DesyncReported bool
 	SyncTargets    int
+	// LedgerRequests counts ledger requests sent: a node that closed a ledger whose inputs it
+	// lacks, or that fell behind, fetches the whole ledger from a peer.
+	LedgerRequests int
 	// LastAccept is the virtual time of the last accepted status.
 	LastAccept time.Duration
 	// MaxRound is the highest round any honest node closed a ledger in (0 when every ledger closed
