@@ -11,6 +11,9 @@
 //
 // One pebble DB under <store>/db holds content-addressed nodes and leaves (merkle's NodeStore),
 // a refcount per object, and the version list (seq, root, time); the head is the newest version.
+// A leaf that is at least half zeros is stored as its non-zero runs (leafcodec.go), so sparse
+// files cost their data on disk and in the commit's synced write, not their size; hashes are
+// always of the decoded bytes, and proofs and exports carry decoded leaves.
 // A commit is one pebble batch written with Sync: the new objects, their refcounts, the version
 // record and the refcount drops of versions that fall out of the window (the last Keep, default
 // 16, plus any pinned by an open read-only session). A crash before the batch is durable leaves
