@@ -200,6 +200,7 @@ func (n *Node) shouldStart() bool {
 // startRound enters round r at stage 0 and sends this node's own candidate value.
 func (n *Node) startRound(r uint32) {
 	first := !n.active || r != n.round
+	prev, retried := n.round, n.active && r > n.round
 	n.active, n.round, n.stage = true, r, -1
 	n.hard.Round = r
 	n.hardDirty = true
@@ -207,13 +208,19 @@ func (n *Node) startRound(r uint32) {
 		return
 	}
 	if first {
-		// Our inputs or our lock may not have reached everyone: send them again when a round is
-		// retried, and with a new ledger the inputs that already missed two (a lost relay, a healed
-		// partition). Missing one is normal while inputs flow: an input arriving during a round
-		// waits for the next one (mergeValue), and a resend would double the relay traffic.
+		// Our inputs or our lock may not have reached everyone: send them again with a new ledger
+		// when they already missed two (a lost relay, a healed partition), and when a round is
+		// retried unless every peer's stage-0 proposal of the round we leave held them. Missing one
+		// ledger is normal while inputs flow: an input arriving during a round waits for the next
+		// one (mergeValue). Resending everything on every retry would, in a burst, add thousands of
+		// inputs to the traffic of exactly the rounds that already struggle.
+		heldByPeers := func(OrderedHash) bool { return false }
+		if retried {
+			heldByPeers = n.proposedByPeers(prev)
+		}
 		var local []Input
-		for _, e := range n.pool.byHash {
-			if e.local && (r > 0 || e.since+1 < n.tip.Seq) {
+		for oh, e := range n.pool.byHash {
+			if e.local && (e.since+1 < n.tip.Seq || (r > 0 && !heldByPeers(oh))) {
 				local = append(local, e.in)
 			}
 		}
@@ -237,6 +244,27 @@ func (n *Node) startRound(r uint32) {
 		v.Result = *res
 	}
 	n.sendStage(StagePropose, v)
+}
+
+// proposedByPeers returns whether an input is in the stage-0 proposal of every peer that sent one
+// in round r; false for every input when no peer did (nothing is known about what they hold).
+// Stage-0 input lists are strictly sorted (the decoder checks it), so each lookup is a search.
+func (n *Node) proposedByPeers(r uint32) func(OrderedHash) bool {
+	var lists [][]OrderedHash
+	for signer, vs := range n.props[key(r, StagePropose)] {
+		if signer != n.id {
+			lists = append(lists, vs[0].p.Value.Inputs)
+		}
+	}
+	return func(oh OrderedHash) bool {
+		for _, l := range lists {
+			i := sort.Search(len(l), func(i int) bool { return bytes.Compare(l[i][:], oh[:]) >= 0 })
+			if i == len(l) || l[i] != oh {
+				return false
+			}
+		}
+		return len(lists) > 0
+	}
 }
 
 func (n *Node) nowMillis() uint64 {

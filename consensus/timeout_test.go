@@ -104,3 +104,53 @@ func TestInputHeldByOneNodeWaitsForQuorum(t *testing.T) {
 	}
 	t.Fatalf("input not accepted after its relays passed again: tips %v", tn.tips())
 }
+
+// TestRetryResendsOnlyInputsAPeerLacks retries a round (stage-1 proposals are lost) while node 2
+// lacks one of node 0's inputs: node 0 must send that input again, and not the one every peer's
+// stage-0 proposal already held.
+func TestRetryResendsOnlyInputsAPeerLacks(t *testing.T) {
+	tn := newTestNet(t, 3, 0)
+	everywhere := tn.input(0, 1, 1<<40, "everywhere")
+	lost := tn.input(1, 1, 1<<40, "lost on the way to node 2")
+	var resent []Hash
+	retrying := false
+	tn.filter = func(from, to int, m *Message) *Message {
+		switch {
+		case m.Type == MsgProposal && m.Proposal.Stage == StageMerge:
+			return nil
+		case m.Type == MsgInputBatch && from == 0 && retrying:
+			for _, in := range m.Inputs {
+				resent = append(resent, in.Hash())
+			}
+		case m.Type == MsgInputBatch && from == 0 && to == 2:
+			var keep []Input
+			for _, in := range m.Inputs {
+				if in.Hash() != lost.Hash() {
+					keep = append(keep, in)
+				}
+			}
+			if len(keep) == 0 {
+				return nil
+			}
+			return &Message{Type: MsgInputBatch, Inputs: keep}
+		}
+		return m
+	}
+	submit(t, tn, 0, everywhere)
+	submit(t, tn, 0, lost)
+	tn.tick(10 * time.Millisecond)
+	retrying = true
+	for i := 0; i < 20; i++ {
+		tn.tick(10 * time.Millisecond)
+	}
+	if _, r := tn.nodes[0].Round(); r == 0 {
+		t.Fatal("round 0 was not retried")
+	}
+	got := map[Hash]bool{}
+	for _, h := range resent {
+		got[h] = true
+	}
+	if !got[lost.Hash()] || got[everywhere.Hash()] {
+		t.Fatalf("resent on retry: lacked input %v, held-everywhere input %v; want true, false", got[lost.Hash()], got[everywhere.Hash()])
+	}
+}
