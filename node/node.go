@@ -325,7 +325,14 @@ func (n *Node) newUserServer(cfg config.HPConfig) (*userapi.Server, net.Listener
 		MaxConnections:   int(cfg.User.MaxConnections),
 		MaxBadMsgsPerMin: int(cfg.User.MaxBadMsgsPerMin),
 		ConcurrentReads:  int(cfg.User.ConcurrentReadRequests),
-		Logger:           n.logger.With("part", "users"),
+		// One ledger can carry tens of thousands of one user's inputs, each answered with its own
+		// status message: the queue must hold a whole ledger's worth for a client that is keeping
+		// up, so only a client that stops reading is dropped.
+		SendQueue:             1 << 17,
+		IdleTimeout:           time.Duration(cfg.User.IdleTimeout) * time.Millisecond,
+		MaxConnectionsPerHost: int(cfg.User.MaxInConnectionsPerHst),
+		MaxBytesPerMin:        int64(cfg.User.MaxBytesPerMin),
+		Logger:                n.logger.With("part", "users"),
 	}, &backend{n: n})
 	if err != nil {
 		return nil, nil, fmt.Errorf("user server: %w", err)
