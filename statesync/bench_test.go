@@ -2,21 +2,14 @@ package statesync
 
 import (
 	"context"
-	"crypto/ed25519"
 	"crypto/rand"
-	"crypto/tls"
-	"crypto/x509"
 	"fmt"
-	"io"
-	"math/big"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/quic-go/quic-go"
-
 	"github.com/hpfs/hpnode/merkle"
 	"github.com/hpfs/hpnode/p2p"
+	"github.com/hpfs/hpnode/statesync/internal/quiccopy"
 )
 
 // The sync benchmarks and their baseline live in one file so a ratio can be read from one run:
@@ -133,84 +126,4 @@ func BenchmarkSync100kSmallFiles(b *testing.B) {
 // BenchmarkQUICCopy1GiB is the baseline: 1 GiB (the same byte count as the 10k-file tree's
 // data) written on one quic-go stream over loopback and read by the other side, with TLS 1.3
 // and default quic-go settings.
-func BenchmarkQUICCopy1GiB(b *testing.B) {
-	const total = int64(1<<30/10_000) * 10_000
-	srvTLS, cliTLS := benchTLS(b)
-	ln, err := quic.ListenAddr("127.0.0.1:0", srvTLS, &quic.Config{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	b.Cleanup(func() { cancel(); ln.Close(); wg.Wait() })
-	wg.Go(func() {
-		conn, err := ln.Accept(ctx)
-		if err != nil {
-			return
-		}
-		defer conn.CloseWithError(0, "")
-		buf := make([]byte, 1<<20)
-		rand.Read(buf)
-		for {
-			str, err := conn.AcceptStream(ctx)
-			if err != nil {
-				return
-			}
-			for sent := int64(0); sent < total; {
-				n := min(int64(len(buf)), total-sent)
-				if _, err := str.Write(buf[:n]); err != nil {
-					return
-				}
-				sent += n
-			}
-			str.Close()
-		}
-	})
-	conn, err := quic.DialAddr(ctx, ln.Addr().String(), cliTLS, &quic.Config{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer conn.CloseWithError(0, "")
-	buf := make([]byte, 1<<20)
-	b.SetBytes(total)
-	b.ResetTimer()
-	for b.Loop() {
-		str, err := conn.OpenStreamSync(ctx)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if _, err := str.Write([]byte{1}); err != nil {
-			b.Fatal(err)
-		}
-		var got int64
-		for {
-			n, err := str.Read(buf)
-			got += int64(n)
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				b.Fatal(err)
-			}
-		}
-		if got != total {
-			b.Fatalf("copied %d bytes, want %d", got, total)
-		}
-	}
-}
-
-func benchTLS(b *testing.B) (srv, cli *tls.Config) {
-	_, key, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		b.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
-	if err != nil {
-		b.Fatal(err)
-	}
-	cert := tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
-	srv = &tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{"bench"}, MinVersion: tls.VersionTLS13}
-	cli = &tls.Config{InsecureSkipVerify: true, NextProtos: []string{"bench"}, MinVersion: tls.VersionTLS13}
-	return srv, cli
-}
+func BenchmarkQUICCopy1GiB(b *testing.B) { quiccopy.Bench(b, int64(1<<30/10_000)*10_000) }

@@ -2,24 +2,17 @@ package hpfsdsync
 
 import (
 	"context"
-	"crypto/ed25519"
 	"crypto/rand"
-	"crypto/tls"
-	"crypto/x509"
 	"fmt"
-	"io"
-	"math/big"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/quic-go/quic-go"
-
 	"github.com/hpfs/hpnode/hpfs"
 	"github.com/hpfs/hpnode/statesync"
+	"github.com/hpfs/hpnode/statesync/internal/quiccopy"
 )
 
 // The real node path: three hpfsd daemons serve a version over p2p on loopback and a blank
@@ -122,73 +115,4 @@ func BenchmarkHPFSDSync1GiB10kFiles(b *testing.B) { benchHPFSDSync(b, 10_000, 1<
 func BenchmarkHPFSDSync100kSmallFiles(b *testing.B) { benchHPFSDSync(b, 100_000, 1024) }
 
 // BenchmarkQUICCopy1GiB is the baseline: the 10k-file tree's byte count on one quic-go stream.
-func BenchmarkQUICCopy1GiB(b *testing.B) {
-	const total = int64(1<<30/10_000) * 10_000
-	srvTLS, cliTLS := benchTLS(b)
-	ln, err := quic.ListenAddr("127.0.0.1:0", srvTLS, &quic.Config{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	b.Cleanup(func() { cancel(); ln.Close(); wg.Wait() })
-	wg.Go(func() {
-		conn, err := ln.Accept(ctx)
-		if err != nil {
-			return
-		}
-		defer conn.CloseWithError(0, "")
-		buf := make([]byte, 1<<20)
-		rand.Read(buf)
-		for {
-			str, err := conn.AcceptStream(ctx)
-			if err != nil {
-				return
-			}
-			for sent := int64(0); sent < total; {
-				n := min(int64(len(buf)), total-sent)
-				if _, err := str.Write(buf[:n]); err != nil {
-					return
-				}
-				sent += n
-			}
-			str.Close()
-		}
-	})
-	conn, err := quic.DialAddr(ctx, ln.Addr().String(), cliTLS, &quic.Config{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer conn.CloseWithError(0, "")
-	buf := make([]byte, 1<<20)
-	b.SetBytes(total)
-	b.ResetTimer()
-	for b.Loop() {
-		str, err := conn.OpenStreamSync(ctx)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if _, err := str.Write([]byte{1}); err != nil {
-			b.Fatal(err)
-		}
-		got, err := io.CopyBuffer(io.Discard, str, buf)
-		if err != nil || got != total {
-			b.Fatalf("copied %d bytes, want %d: %v", got, total, err)
-		}
-	}
-}
-
-func benchTLS(b *testing.B) (srv, cli *tls.Config) {
-	_, key, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		b.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
-	if err != nil {
-		b.Fatal(err)
-	}
-	cert := tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
-	return &tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{"bench"}, MinVersion: tls.VersionTLS13},
-		&tls.Config{InsecureSkipVerify: true, NextProtos: []string{"bench"}, MinVersion: tls.VersionTLS13}
-}
+func BenchmarkQUICCopy1GiB(b *testing.B) { quiccopy.Bench(b, int64(1<<30/10_000)*10_000) }
