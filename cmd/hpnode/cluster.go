@@ -68,13 +68,7 @@ func clusterStartCmd() *cobra.Command {
 		Short: "start every node in the background; returns once all are up",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			bin, err := os.Executable()
-			if err != nil {
-				return err
-			}
-			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
-			defer cancel()
-			if err := cluster.Start(ctx, args[0], bin); err != nil {
+			if err := startNodes(cmd, args[0], timeout); err != nil {
 				return err
 			}
 			fmt.Fprintln(cmd.OutOrStdout(), "cluster up")
@@ -170,13 +164,7 @@ func clusterSpawnCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			bin, err := os.Executable()
-			if err != nil {
-				return err
-			}
-			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
-			defer cancel()
-			if err := cluster.Start(ctx, args[0], bin); err != nil {
+			if err := startNodes(cmd, args[0], timeout); err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "node %d spawned and synced; it follows the cluster as an observer until the UNL adds it\n", k)
@@ -185,4 +173,16 @@ func clusterSpawnCmd() *cobra.Command {
 	}
 	cmd.Flags().DurationVar(&timeout, "timeout", 5*time.Minute, "how long to wait for the new node to clone the cluster")
 	return cmd
+}
+
+// startNodes starts every stopped node of the cluster with this hpnode binary and waits, at most
+// timeout, until all are up.
+func startNodes(cmd *cobra.Command, dir string, timeout time.Duration) error {
+	bin, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
+	defer cancel()
+	return cluster.Start(ctx, dir, bin)
 }
