@@ -108,6 +108,17 @@ func TestReconnectsAfterPeerRestart(t *testing.T) {
 	bkey := newKey(t)
 	b := connectPair(t, a, fastConfig(bkey))
 	addr := b.Addr().String()
+	// a can only redial an address it learned: b's signed record arrives
+	// on its own stream after the connection registers, so under load it
+	// may lag the "connected" state this helper waited for.
+	eventually(t, 10*time.Second, "a learns b's record", func() bool {
+		for _, r := range a.KnownPeers() {
+			if r.Key == b.ID() {
+				return true
+			}
+		}
+		return false
+	})
 	b.Close()
 	eventually(t, 10*time.Second, "a notices b left", func() bool { return !a.Connected(b.ID()) })
 	cfg := fastConfig(bkey)
