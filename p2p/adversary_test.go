@@ -48,7 +48,7 @@ func TestWrongContractRefusedWithReason(t *testing.T) {
 	cfg.ContractID = "another-contract"
 	cfg.Bootstrap = []string{a.Addr().String()}
 	b := startNode(t, cfg)
-	eventually(t, 10*time.Second, "refusal logged", func() bool { return b.logs.count("contract id mismatch") > 0 })
+	eventually(t, 20*time.Second, "refusal logged", func() bool { return b.logs.count("contract id mismatch") > 0 })
 	if a.Connected(b.ID()) || b.Connected(a.ID()) {
 		t.Fatal("nodes of different contracts connected")
 	}
@@ -78,7 +78,7 @@ func TestReplayedHandshakeRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 5*time.Second, "honest session admitted", func() bool { return a.Connected(r1.id) })
+	eventually(t, 15*time.Second, "honest session admitted", func() bool { return a.Connected(r1.id) })
 	r2 := dialRaw(t, a.Addr(), key)
 	if _, _, err := r2.handshake(testContract, func(x *auth) { *x = old }); err != nil {
 		t.Fatal(err)
@@ -109,7 +109,7 @@ func TestGarbageBeforeHandshakeClosesConnection(t *testing.T) {
 	if err := r.waitClosed(5 * time.Second); err == nil || strings.Contains(err.Error(), "still open") {
 		t.Fatalf("garbage did not close the connection: %v", err)
 	}
-	eventually(t, 5*time.Second, "failure logged", func() bool { return a.logs.count("inbound handshake failed") > 0 })
+	eventually(t, 15*time.Second, "failure logged", func() bool { return a.logs.count("inbound handshake failed") > 0 })
 	stillServes(t, a)
 }
 
@@ -124,7 +124,7 @@ func TestHelloWithMissingFieldsClosesConnection(t *testing.T) {
 	if err := r.waitClosed(5 * time.Second); err == nil || strings.Contains(err.Error(), "still open") {
 		t.Fatalf("truncated hello did not close the connection: %v", err)
 	}
-	eventually(t, 5*time.Second, "missing field named in log", func() bool { return a.logs.count("hello.key: missing") > 0 })
+	eventually(t, 15*time.Second, "missing field named in log", func() bool { return a.logs.count("hello.key: missing") > 0 })
 }
 
 func TestOversizedFrameBeforeHandshakeClosesConnection(t *testing.T) {
@@ -136,7 +136,7 @@ func TestOversizedFrameBeforeHandshakeClosesConnection(t *testing.T) {
 	if err := r.waitClosed(5 * time.Second); err == nil || strings.Contains(err.Error(), "still open") {
 		t.Fatalf("oversized frame did not close the connection: %v", err)
 	}
-	eventually(t, 5*time.Second, "logged", func() bool { return a.logs.count("frame too large") > 0 })
+	eventually(t, 15*time.Second, "logged", func() bool { return a.logs.count("frame too large") > 0 })
 }
 
 // admittedRaw returns a raw peer that completed the handshake with a.
@@ -147,7 +147,7 @@ func admittedRaw(t *testing.T, a *testNode) *rawPeer {
 	if _, _, err := r.handshake(testContract, nil); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 5*time.Second, "raw peer admitted", func() bool { return a.Connected(r.id) })
+	eventually(t, 15*time.Second, "raw peer admitted", func() bool { return a.Connected(r.id) })
 	return r
 }
 
@@ -159,7 +159,7 @@ func TestOversizedFrameAfterHandshakeDropsPeer(t *testing.T) {
 	if err := r.write(binary.BigEndian.AppendUint32(nil, 1<<20)); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 5*time.Second, "peer dropped", func() bool { return !a.Connected(r.id) })
+	eventually(t, 15*time.Second, "peer dropped", func() bool { return !a.Connected(r.id) })
 	if a.met.Drops("bad") == 0 {
 		t.Fatal("oversized frame not counted as bad")
 	}
@@ -190,7 +190,7 @@ func TestMissingFieldsCountedBadNotFatal(t *testing.T) {
 	if err := r.writeBody(encodeApp(KindNPL, m.Encode())); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 5*time.Second, "three counted bad", func() bool { return a.met.Drops("bad") == 3 })
+	eventually(t, 15*time.Second, "three counted bad", func() bool { return a.met.Drops("bad") == 3 })
 	time.Sleep(100 * time.Millisecond)
 	if !a.Connected(r.id) {
 		t.Fatal("peer dropped for three bad messages under the limit")
@@ -213,7 +213,7 @@ func TestBadMessageFloodCutsOffPeer(t *testing.T) {
 			break
 		}
 	}
-	eventually(t, 5*time.Second, "peer cut off", func() bool { return !a.Connected(r.id) })
+	eventually(t, 15*time.Second, "peer cut off", func() bool { return !a.Connected(r.id) })
 	time.Sleep(100 * time.Millisecond)
 	if n := a.logs.count("p2p: peer cut off"); n != 1 {
 		t.Fatalf("cut-off logged %d times, want once", n)
@@ -239,7 +239,7 @@ func TestByteFloodCutsOffPeer(t *testing.T) {
 		b.Send(a.ID(), KindProposal, payload)
 		time.Sleep(time.Millisecond)
 	}
-	eventually(t, 10*time.Second, "flooder cut off", func() bool { return !a.Connected(b.ID()) })
+	eventually(t, 20*time.Second, "flooder cut off", func() bool { return !a.Connected(b.ID()) })
 	time.Sleep(100 * time.Millisecond)
 	if n := a.logs.count("p2p: peer cut off"); n != 1 {
 		t.Fatalf("cut-off logged %d times, want once", n)
@@ -265,7 +265,7 @@ func TestHandshakeFailureFloodCutsOffHost(t *testing.T) {
 		r.write([]byte("garbage garbage garbage"))
 		r.waitClosed(5 * time.Second)
 	}
-	eventually(t, 5*time.Second, "host cut off", func() bool { return a.logs.count("p2p: host cut off") == 1 })
+	eventually(t, 15*time.Second, "host cut off", func() bool { return a.logs.count("p2p: host cut off") == 1 })
 	if r := dialRawMaybe(t, a.Addr(), newKey(t)); r != nil {
 		t.Fatal("cut-off host completed a QUIC handshake")
 	}
@@ -287,7 +287,7 @@ func TestBadMessageStreamHeaderDropsPeer(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.Write(appendFrame(nil, encodeApp(KindProposal, []byte("no header first"))))
-	eventually(t, 5*time.Second, "peer dropped", func() bool { return !a.Connected(r.id) })
+	eventually(t, 15*time.Second, "peer dropped", func() bool { return !a.Connected(r.id) })
 	if a.met.Drops("bad") != 1 {
 		t.Fatalf("bad drops %d, want 1", a.met.Drops("bad"))
 	}

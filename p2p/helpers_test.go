@@ -128,7 +128,7 @@ func connectPair(t testing.TB, a *testNode, bcfg Config) *testNode {
 	t.Helper()
 	bcfg.Bootstrap = []string{a.Addr().String()}
 	b := startNode(t, bcfg)
-	eventually(t, 10*time.Second, "pair connects", func() bool { return a.Connected(b.ID()) && b.Connected(a.ID()) })
+	eventually(t, 20*time.Second, "pair connects", func() bool { return a.Connected(b.ID()) && b.Connected(a.ID()) })
 	return b
 }
 

@@ -42,9 +42,9 @@ func TestReannounceRefreshesRecord(t *testing.T) {
 	cfg.ReannounceInterval = 200 * time.Millisecond
 	a := startNode(t, cfg)
 	b := connectPair(t, a, fastConfig(newKey(t)))
-	eventually(t, 5*time.Second, "b has a's record", func() bool { return len(b.KnownPeers()) == 1 })
+	eventually(t, 15*time.Second, "b has a's record", func() bool { return len(b.KnownPeers()) == 1 })
 	first := b.KnownPeers()[0].Time
-	eventually(t, 5*time.Second, "b has a newer record of a", func() bool { return b.KnownPeers()[0].Time.After(first) })
+	eventually(t, 15*time.Second, "b has a newer record of a", func() bool { return b.KnownPeers()[0].Time.After(first) })
 }
 
 // TestExpiredRecordsNotGossiped: records past RecordExpiry stay as dial
@@ -87,7 +87,7 @@ func TestCloseStopsEveryGoroutine(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	eventually(t, 10*time.Second, "goroutines back to baseline", func() bool { return runtime.NumGoroutine() <= before+1 })
+	eventually(t, 20*time.Second, "goroutines back to baseline", func() bool { return runtime.NumGoroutine() <= before+1 })
 }
 
 // TestSelfDialRefusedAndBackedOff: a node given its own address refuses
@@ -103,7 +103,7 @@ func TestSelfDialRefusedAndBackedOff(t *testing.T) {
 	cfg.Bootstrap = []string{pc.LocalAddr().String()}
 	cfg.BackoffMax = time.Hour
 	a := startNode(t, cfg)
-	eventually(t, 5*time.Second, "self refusal logged", func() bool { return a.logs.count("connection to self") > 0 })
+	eventually(t, 15*time.Second, "self refusal logged", func() bool { return a.logs.count("connection to self") > 0 })
 	time.Sleep(500 * time.Millisecond)
 	if n := a.logs.count("dial refused"); n != 1 {
 		t.Fatalf("self dial attempted %d times, want once", n)

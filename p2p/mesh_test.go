@@ -54,7 +54,7 @@ func TestSimultaneousDialKeepsOneConnection(t *testing.T) {
 		acfg.Bootstrap = []string{pcB.LocalAddr().String()}
 		bcfg.Bootstrap = []string{pcA.LocalAddr().String()}
 		a, b := startNode(t, acfg), startNode(t, bcfg)
-		eventually(t, 10*time.Second, "one connection each side", func() bool {
+		eventually(t, 20*time.Second, "one connection each side", func() bool {
 			pa, pb := a.Peers(), b.Peers()
 			return len(pa) == 1 && len(pb) == 1 && pa[0].Outbound != pb[0].Outbound
 		})
@@ -111,7 +111,7 @@ func TestReconnectsAfterPeerRestart(t *testing.T) {
 	// a can only redial an address it learned: b's signed record arrives
 	// on its own stream after the connection registers, so under load it
 	// may lag the "connected" state this helper waited for.
-	eventually(t, 10*time.Second, "a learns b's record", func() bool {
+	eventually(t, 20*time.Second, "a learns b's record", func() bool {
 		for _, r := range a.KnownPeers() {
 			if r.Key == b.ID() {
 				return true
@@ -120,7 +120,7 @@ func TestReconnectsAfterPeerRestart(t *testing.T) {
 		return false
 	})
 	b.Close()
-	eventually(t, 10*time.Second, "a notices b left", func() bool { return !a.Connected(b.ID()) })
+	eventually(t, 20*time.Second, "a notices b left", func() bool { return !a.Connected(b.ID()) })
 	cfg := fastConfig(bkey)
 	cfg.ListenAddr = addr
 	b2 := startNode(t, cfg)
@@ -136,7 +136,7 @@ func TestKnownPeersPersistAcrossRestart(t *testing.T) {
 	bcfg := fastConfig(bkey)
 	bcfg.DataDir = dir
 	b := connectPair(t, a, bcfg)
-	eventually(t, 5*time.Second, "b learns a's record", func() bool { return len(b.KnownPeers()) == 1 })
+	eventually(t, 15*time.Second, "b learns a's record", func() bool { return len(b.KnownPeers()) == 1 })
 	if err := b.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -146,7 +146,7 @@ func TestKnownPeersPersistAcrossRestart(t *testing.T) {
 	if len(b2.KnownPeers()) != 1 || b2.KnownPeers()[0].Key != a.ID() {
 		t.Fatalf("restarted node knows %d peers", len(b2.KnownPeers()))
 	}
-	eventually(t, 10*time.Second, "restarted b reconnects from file", func() bool { return b2.Connected(a.ID()) })
+	eventually(t, 20*time.Second, "restarted b reconnects from file", func() bool { return b2.Connected(a.ID()) })
 }
 
 // TestDialBackoffGrows: a dead address is retried with growing waits, not

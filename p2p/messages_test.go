@@ -67,7 +67,7 @@ func TestNonUNLProposalsDropped(t *testing.T) {
 	b := connectPair(t, a, fastConfig(bkey))
 
 	b.Send(a.ID(), KindProposal, testProposal(bkey, "from b, not in UNL"))
-	eventually(t, 5*time.Second, "non-UNL counted", func() bool { return a.met.Drops("non-unl") == 1 })
+	eventually(t, 15*time.Second, "non-UNL counted", func() bool { return a.met.Drops("non-unl") == 1 })
 	forged := testProposal(ckey, "forged")
 	forged[40] ^= 1
 	b.Send(a.ID(), KindProposal, forged)
@@ -126,7 +126,7 @@ func TestNPLCarriesLedgerAndFiltersSigners(t *testing.T) {
 	moved, _ := SignNPL(bkey, testContract, l, []byte("moved"))
 	moved.Ledger.Seq++
 	b.Send(a.ID(), KindNPL, moved.Encode())
-	eventually(t, 5*time.Second, "three bad NPL", func() bool { return a.met.Drops("bad") == 3 })
+	eventually(t, 15*time.Second, "three bad NPL", func() bool { return a.met.Drops("bad") == 3 })
 	select {
 	case m := <-got:
 		t.Fatalf("bad NPL delivered: %+v", m)
@@ -166,7 +166,7 @@ func TestPingMeasuresRTT(t *testing.T) {
 	cfg.PingInterval = 50 * time.Millisecond
 	a := startNode(t, cfg)
 	b := connectPair(t, a, fastConfig(newKey(t)))
-	eventually(t, 5*time.Second, "rtt measured", func() bool { return a.met.LastRTT(b.ID()) > 0 })
+	eventually(t, 15*time.Second, "rtt measured", func() bool { return a.met.LastRTT(b.ID()) > 0 })
 	if ps := a.Peers(); len(ps) != 1 || ps[0].RTT <= 0 {
 		t.Fatalf("Peers does not report the RTT: %+v", ps)
 	}

@@ -63,7 +63,7 @@ func TestRequestErrors(t *testing.T) {
 	if _, err := b.Request(ctx, a.ID(), kindTestReq, make([]byte, 64<<10), 1<<10); err == nil {
 		t.Fatal("request over server bound answered")
 	}
-	eventually(t, 5*time.Second, "oversized request counted bad", func() bool { return a.met.Drops("bad") == 1 })
+	eventually(t, 15*time.Second, "oversized request counted bad", func() bool { return a.met.Drops("bad") == 1 })
 	if _, err := a.Request(ctx, b.ID(), kindTestReq, make([]byte, 2<<10), 1<<10); !errors.Is(err, ErrTooLarge) {
 		t.Fatalf("request over own bound: %v", err)
 	}
