@@ -16,7 +16,8 @@ func maxResponse(maxBytes uint32) int {
 }
 
 // fetch performs one Fetch: request, decode, verify, apply. It runs on its own goroutine; the
-// sink is entered under applyMu only, and only for the current target.
+// sink is entered under applyMu (read: fetches apply concurrently), and only for the current
+// target.
 func (c *Client) fetch(ctx context.Context, f Fetch) fetchResult {
 	res := fetchResult{Result: Result{ID: f.ID}, target: f.Req.Root}
 	fail := func(o Outcome, err error) fetchResult {
@@ -62,8 +63,8 @@ func (c *Client) fetch(ctx context.Context, f Fetch) fetchResult {
 	if err != nil {
 		return fail(OutcomeBadProof, err)
 	}
-	c.applyMu.Lock()
-	defer c.applyMu.Unlock()
+	c.applyMu.RLock()
+	defer c.applyMu.RUnlock()
 	if c.applyTarget != f.Req.Root {
 		return fail(OutcomeStale, errors.New("target moved"))
 	}

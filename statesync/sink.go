@@ -38,12 +38,23 @@ type ApplyResult struct {
 	Remaining []merkle.KeyRange
 }
 
-// ProofSink applies verified proofs to the local store. The client serialises calls and never
-// moves a sink back to an older target.
+// ProofSink applies verified proofs to the local store. The client calls Apply concurrently
+// (several proofs in flight to the sink) but only ever for one target at a time: calls for a
+// new target start after every call for the old one has returned, and it never moves a sink
+// back to an older target. Once a call reported Done for a target, later calls for it may
+// report Done or not; the client stops at the first Done.
 type ProofSink interface {
 	// Apply verifies (change proofs) and applies one proof. A proof that fails verification
 	// returns an error wrapping ErrBadProof; any other error is the sink's own failure.
 	Apply(ctx context.Context, req ApplyRequest) (ApplyResult, error)
+}
+
+// Beginner is implemented by sinks that know, before any proof, what they miss for a target:
+// typically a store that holds an older version, whose ranges can then all be fetched as change
+// proofs from it (ranges with a Base) instead of refetched in full. The client calls Begin once
+// at the start of Run, before any Apply; a Done result ends the sync at once.
+type Beginner interface {
+	Begin(ctx context.Context, target merkle.Hash) (ApplyResult, error)
 }
 
 // StoreSink is a ProofSink that rebuilds the target tree in a merkle.NodeStore with a

@@ -112,6 +112,9 @@ func benchHPFSDSync(b *testing.B, n, size int) {
 
 func BenchmarkHPFSDSync1GiB10kFiles(b *testing.B) { benchHPFSDSync(b, 10_000, 1<<30/10_000) }
 
+// BenchmarkHPFSDSync100MiB2kFiles is the profiling size: small enough for a quick -cpuprofile.
+func BenchmarkHPFSDSync100MiB2kFiles(b *testing.B) { benchHPFSDSync(b, 2_000, 100<<20/2_000) }
+
 func BenchmarkHPFSDSync100kSmallFiles(b *testing.B) { benchHPFSDSync(b, 100_000, 1024) }
 
 // BenchmarkQUICCopy1GiB is the baseline: the 10k-file tree's byte count on one quic-go stream.
