@@ -24,6 +24,8 @@ import (
 //	           [end (u32 len | bytes)] | proof (the rest)
 //	  apply-proof, sync.begin result: done u8 | done: seq u64 | root [32] | unix nanos i64
 //	           | else: count u32 | count × (flags u8 (1: end, 2: base) | start | [end] | [base [32]])
+//	           then, for apply-proof only, what the proof proved: flags u8 (1: end present,
+//	           2: complete) | [end] | entries u64 | bytes u64
 //
 // A malformed body gets an error response and the connection stays usable (the framing is
 // intact); a length over MaxFrameBytes, or a wrong preamble, gets an error response and the

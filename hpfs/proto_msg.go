@@ -31,6 +31,7 @@ const (
 	flagEnd      = 1
 	flagFallback = 2 // proof results
 	flagBase     = 2 // remaining ranges
+	flagComplete = 2 // proof summaries
 )
 
 // appendHead appends the request's fields before the proof, so a client can send the proof
@@ -186,7 +187,8 @@ func (p *FrameResponse) appendHead(op FrameOp, b []byte) ([]byte, error) {
 			b = append(b, 1)
 			b = binary.BigEndian.AppendUint64(b, p.Sync.Version.Seq)
 			b = append(b, p.Sync.Version.Root[:]...)
-			return binary.BigEndian.AppendUint64(b, uint64(p.Sync.Version.Time.UnixNano())), nil
+			b = binary.BigEndian.AppendUint64(b, uint64(p.Sync.Version.Time.UnixNano()))
+			return p.appendProved(op, b)
 		}
 		b = append(b, 0)
 		b = binary.BigEndian.AppendUint32(b, uint32(len(p.Sync.Remaining)))
@@ -210,9 +212,51 @@ func (p *FrameResponse) appendHead(op FrameOp, b []byte) ([]byte, error) {
 				b = append(b, kr.Base[:]...)
 			}
 		}
-		return b, nil
+		return p.appendProved(op, b)
 	}
 	return nil, fmt.Errorf("%w: unknown %s", ErrMalformedFrame, op)
+}
+
+// appendProved appends an apply-proof's summary of the proof (no bytes for sync.begin).
+func (p *FrameResponse) appendProved(op FrameOp, b []byte) ([]byte, error) {
+	if op != FrameApplyProof {
+		return b, nil
+	}
+	pr := p.Sync.Proved
+	if pr == nil {
+		return nil, fmt.Errorf("%w: apply-proof result without its proof summary", ErrMalformedFrame)
+	}
+	if len(pr.End) > MaxFrameKeyLen {
+		return nil, fmt.Errorf("%w: proof end longer than %d bytes", ErrMalformedFrame, MaxFrameKeyLen)
+	}
+	var flags byte
+	if pr.End != nil {
+		flags |= flagEnd
+	}
+	if pr.Complete {
+		flags |= flagComplete
+	}
+	b = append(b, flags)
+	if pr.End != nil {
+		b = appendKey(b, pr.End)
+	}
+	b = binary.BigEndian.AppendUint64(b, pr.Entries)
+	return binary.BigEndian.AppendUint64(b, pr.Bytes), nil
+}
+
+// readProved decodes what appendProved wrote.
+func (r *frameReader) proved() *Proved {
+	flags := r.u8("proof flags")
+	pr := &Proved{Complete: flags&flagComplete != 0}
+	if flags&flagEnd != 0 {
+		pr.End = merkle.Key(r.key("proof end"))
+	}
+	if r.err == nil && flags&^(flagEnd|flagComplete) != 0 {
+		r.fail("unknown proof flags %#x", flags)
+	}
+	pr.Entries = r.u64("proof entries")
+	pr.Bytes = r.u64("proof bytes")
+	return pr
 }
 
 // MarshalBinary encodes the response to a request of op.
@@ -294,6 +338,9 @@ func (p *FrameResponse) UnmarshalBinary(op FrameOp, b []byte) error {
 			}
 		default:
 			r.fail("done byte %d", done)
+		}
+		if op == FrameApplyProof && r.err == nil {
+			p.Sync.Proved = r.proved()
 		}
 		return r.done("sync status")
 	}

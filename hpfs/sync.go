@@ -61,6 +61,8 @@ type syncState struct {
 type syncRun struct {
 	syncer *merkle.Syncer
 	unpin  func() // releases the pin on the base version; nil without a base
+	// kept are the version seqs kept when the run started (see Store.commitSynced).
+	kept []uint64
 	// commit is closed when the commit at Done has ended, with ver and err set; committing
 	// says the syncer is done for target and one apply has taken the job of committing it.
 	// A committing run never moves to another target.
@@ -96,6 +98,34 @@ type SyncStatus struct {
 	Remaining []merkle.KeyRange
 	// Version is the committed target when Done.
 	Version Version
+	// Proved describes the proof an ApplyProof verified and applied (nil for BeginSync), so a
+	// client need not verify the proof a second time to learn where it ended.
+	Proved *Proved
+}
+
+// Proved summarises a verified proof.
+type Proved struct {
+	// End is the proof's end (nil: the end of the key space); Complete says it is the
+	// requested end.
+	End      merkle.Key
+	Complete bool
+	// Entries counts the directories, files and symlinks it proved (not leaves); Bytes the leaf
+	// data it carried.
+	Entries, Bytes uint64
+}
+
+func provedOf(v *merkle.Verified) *Proved {
+	p := &Proved{End: v.End, Complete: v.Complete}
+	if p.End != nil {
+		p.End = append(merkle.Key{}, p.End...)
+	}
+	for _, e := range v.Entries {
+		if !e.Leaf {
+			p.Entries++
+		}
+		p.Bytes += uint64(len(e.Data))
+	}
+	return p
 }
 
 // ProofRange proves the entries of root (a kept version) in [start, end] (end nil: to the
@@ -288,7 +318,7 @@ func (d *Daemon) beginSync(ss *syncState, target merkle.Hash) (SyncStatus, *sync
 		return SyncStatus{}, nil, fmt.Errorf("sync begin: %w", err)
 	}
 	if !useBase {
-		ss.run = &syncRun{syncer: merkle.NewSyncer(bookStore{d.store}, target, d.store.Params()), commit: make(chan struct{})}
+		ss.run = &syncRun{syncer: merkle.NewSyncer(bookStore{d.store}, target, d.store.Params()), commit: make(chan struct{}), kept: d.store.keptSeqs()}
 		d.log.Info("sync begin", "target", hex8(target))
 		return SyncStatus{Remaining: ss.run.syncer.Remaining()}, nil, nil
 	}
@@ -303,7 +333,7 @@ func (d *Daemon) beginSync(ss *syncState, target merkle.Hash) (SyncStatus, *sync
 		return SyncStatus{}, nil, fmt.Errorf("sync begin: %w", err)
 	}
 	sy.SetTarget(target)
-	ss.run = &syncRun{syncer: sy, unpin: unpin, commit: make(chan struct{})}
+	ss.run = &syncRun{syncer: sy, unpin: unpin, commit: make(chan struct{}), kept: d.store.keptSeqs()}
 	d.log.Info("sync begin", "target", hex8(target), "base", hex8(head.Root))
 	return SyncStatus{Remaining: sy.Remaining()}, nil, nil
 }
@@ -364,13 +394,14 @@ func (d *Daemon) ApplyProof(kind ProofKind, base, target merkle.Hash, start, end
 			<-run.commit
 			continue
 		}
-		if err != nil || !st.Done {
-			return st, err
+		if err == nil && st.Done && run != nil {
+			st, err = d.finishSync(ss, run)
 		}
-		if run == nil {
-			return st, nil // the target was already a version
+		if err != nil {
+			return SyncStatus{}, err
 		}
-		return d.finishSync(ss, run)
+		st.Proved = provedOf(v)
+		return st, nil
 	}
 }
 
@@ -397,7 +428,7 @@ func (d *Daemon) applyVerified(ss *syncState, v *merkle.Verified) (SyncStatus, *
 			return SyncStatus{Done: true, Version: ver}, nil, nil
 		}
 		// A client that did not begin (the JSON protocol's first form): the whole key space.
-		run = &syncRun{syncer: merkle.NewSyncer(bookStore{d.store}, target, d.store.Params()), commit: make(chan struct{})}
+		run = &syncRun{syncer: merkle.NewSyncer(bookStore{d.store}, target, d.store.Params()), commit: make(chan struct{}), kept: d.store.keptSeqs()}
 		ss.run = run
 	case run.syncer.Target() != target:
 		run.syncer.SetTarget(target)
@@ -437,7 +468,7 @@ func (d *Daemon) finishSync(ss *syncState, run *syncRun) (SyncStatus, error) {
 		ss.gate.Unlock()
 	default:
 		// The first to take the write gate commits: no object write is in flight any more.
-		run.ver, run.err = d.store.commitSynced(run.target)
+		run.ver, run.err = d.store.commitSynced(run.target, run.kept)
 		ss.mu.Lock()
 		if ss.run == run {
 			ss.run = nil

@@ -73,12 +73,17 @@ func (s *Store) writeSynced(v *merkle.Verified) error {
 // drop of versions beyond Keep, and the sweep of the journal. Unlike Commit it reads only the
 // nodes of the objects it newly references and checks leaves for presence, so its cost is the
 // tree's node bytes, not its data bytes.
-func (s *Store) commitSynced(root merkle.Hash) (Version, error) {
+//
+// kept is the list of version seqs kept when the sync began (keptSeqs). If no version was
+// dropped since, no object has been deleted since (only dropping a version deletes objects), so
+// a journaled leaf is known present without reading it back: reading 1 GiB of leaves to check presence cost as
+// much as a third of a sync.
+func (s *Store) commitSynced(root merkle.Hash, kept []uint64) (Version, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	rb := newRefBatch(s, nil)
 	defer rb.b.Close()
-	if err := s.increfSynced(rb, root); err != nil {
+	if err := s.increfSynced(rb, root, s.stillKept(kept)); err != nil {
 		return Version{}, fmt.Errorf("commit synced %s: %w", root, err)
 	}
 	v := Version{Seq: 1, Root: root, Time: time.Now().UTC()}
@@ -113,7 +118,7 @@ func (s *Store) commitSynced(root merkle.Hash) (Version, error) {
 // increfSynced adds one reference to root; an object going from 0 to 1 references its children
 // in turn. Nodes are read (to find children) from their final or staged key; a staged object is
 // moved to its final key. Leaves are only checked for presence.
-func (s *Store) increfSynced(rb *refBatch, root merkle.Hash) error {
+func (s *Store) increfSynced(rb *refBatch, root merkle.Hash, trustJournal bool) error {
 	stack := []objRef{{tagNode, root}}
 	for len(stack) > 0 {
 		o := stack[len(stack)-1]
@@ -127,7 +132,12 @@ func (s *Store) increfSynced(rb *refBatch, root merkle.Hash) error {
 			continue
 		}
 		if o.tag == tagLeaf {
-			ok, err := s.has(objKey(tagLeaf, o.h))
+			key := objKey(tagLeaf, o.h)
+			if trustJournal {
+				// Journal keys are tiny: checking one does not read the leaf's block.
+				key = journalKey(tagLeaf, o.h)
+			}
+			ok, err := s.has(key)
 			if err != nil {
 				return err
 			}
@@ -155,6 +165,41 @@ func (s *Store) increfSynced(rb *refBatch, root merkle.Hash) error {
 		}
 	}
 	return nil
+}
+
+// keptSeqs returns the seqs of the kept versions.
+func (s *Store) keptSeqs() []uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]uint64, len(s.versions))
+	for i, v := range s.versions {
+		out[i] = v.Seq
+	}
+	return out
+}
+
+// stillKept reports whether no version was dropped since kept was taken: every seq of kept is
+// still kept, and so is every version committed since (seqs grow by one per commit). Callers
+// hold s.mu.
+func (s *Store) stillKept(kept []uint64) bool {
+	if len(kept) == 0 {
+		return false
+	}
+	i, next := 0, kept[len(kept)-1]+1
+	for _, v := range s.versions {
+		switch {
+		case i < len(kept):
+			if v.Seq != kept[i] {
+				return false
+			}
+			i++
+		case v.Seq != next:
+			return false
+		default:
+			next++
+		}
+	}
+	return i == len(kept)
 }
 
 // has reports whether key is present without copying its value.

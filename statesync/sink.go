@@ -36,6 +36,29 @@ type ApplyResult struct {
 	Done bool
 	// Remaining are the ranges the sink still misses for Target.
 	Remaining []merkle.KeyRange
+	// Proved is what the proof proved, reported by a sink that verifies every proof itself
+	// (a ProofVerifier); nil otherwise.
+	Proved *Proved
+}
+
+// Proved summarises a proof a sink verified.
+type Proved struct {
+	// End is where the proof stopped (nil: the end of the key space); Complete says it
+	// covered the whole requested range.
+	End      merkle.Key
+	Complete bool
+	// Entries counts directories, files and symlinks (not leaves); Bytes the leaf data.
+	Entries, Bytes uint64
+}
+
+// ProofVerifier is implemented by sinks that verify every proof they are given, range proofs
+// included, before applying it, and report what it proved in ApplyResult.Proved. The client then
+// hands them proofs as received instead of verifying range proofs a second time itself; a proof
+// the sink rejects (ErrBadProof) penalises its sender exactly as a client-side rejection would.
+type ProofVerifier interface {
+	ProofSink
+	// VerifiesProofs reports whether the sink verifies (and reports) every proof.
+	VerifiesProofs() bool
 }
 
 // ProofSink applies verified proofs to the local store. The client calls Apply concurrently

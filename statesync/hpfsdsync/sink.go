@@ -18,9 +18,13 @@ type Sink struct {
 }
 
 var (
-	_ statesync.ProofSink = (*Sink)(nil)
-	_ statesync.Beginner  = (*Sink)(nil)
+	_ statesync.ProofVerifier = (*Sink)(nil)
+	_ statesync.Beginner      = (*Sink)(nil)
 )
+
+// VerifiesProofs implements statesync.ProofVerifier: hpfsd verifies every proof (range proofs
+// included) before it writes anything, and reports what it proved.
+func (s *Sink) VerifiesProofs() bool { return true }
 
 // NewSink returns a sink applying through the hpfsd listening on socket.
 func NewSink(socket string) *Sink { return &Sink{pc: hpfs.NewProtoClient(socket)} }
@@ -53,5 +57,9 @@ func (s *Sink) Apply(ctx context.Context, req statesync.ApplyRequest) (statesync
 		}
 		return statesync.ApplyResult{}, err
 	}
-	return statesync.ApplyResult{Done: st.Done, Remaining: st.Remaining}, nil
+	res := statesync.ApplyResult{Done: st.Done, Remaining: st.Remaining}
+	if p := st.Proved; p != nil {
+		res.Proved = &statesync.Proved{End: p.End, Complete: p.Complete, Entries: p.Entries, Bytes: p.Bytes}
+	}
+	return res, nil
 }
