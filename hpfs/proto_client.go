@@ -49,6 +49,16 @@ func (c *ProtoClient) Close() error {
 	return nil
 }
 
+func (c *ProtoClient) dropIdle() {
+	c.mu.Lock()
+	idle := c.idle
+	c.idle = nil
+	c.mu.Unlock()
+	for _, pc := range idle {
+		pc.c.Close()
+	}
+}
+
 func (c *ProtoClient) dial() (*protoConn, error) {
 	conn, err := net.Dial("unix", c.socket)
 	if err != nil {
@@ -88,14 +98,21 @@ func (c *ProtoClient) put(pc *protoConn) {
 
 // roundTrip sends one request (head then the proof bytes) and reads its response. A failure on
 // a reused connection (the daemon restarted, or closed it at shutdown) is retried once on a
-// fresh one: every operation is idempotent.
+// fresh one: every operation is idempotent (applying a proof twice stores the same objects and
+// marks the same range).
 func (c *ProtoClient) roundTrip(ctx context.Context, req *FrameRequest) (*FrameResponse, error) {
 	head, err := req.appendHead(make([]byte, 0, 96+len(req.Start)+len(req.End)))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", req.Op, err)
 	}
 	for attempt := 0; ; attempt++ {
-		pc, reused, err := c.get()
+		var pc *protoConn
+		reused := false
+		if attempt == 0 {
+			pc, reused, err = c.get()
+		} else {
+			pc, err = c.dial()
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -108,9 +125,11 @@ func (c *ProtoClient) roundTrip(ctx context.Context, req *FrameRequest) (*FrameR
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("%s: %w", req.Op, context.Cause(ctx))
 		}
-		if !reused || attempt > 0 || errors.Is(err, ErrMalformedFrame) {
+		if !reused || errors.Is(err, ErrMalformedFrame) {
 			return nil, fmt.Errorf("%s: %w", req.Op, err)
 		}
+		// A dead pooled connection means the daemon went away: so are the other idle ones.
+		c.dropIdle()
 	}
 }
 
