@@ -1,6 +1,7 @@
 package hpfs
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -17,7 +18,8 @@ import (
 
 // The control protocol: one JSON Request per connection on a unix socket, answered by one JSON
 // Response, then the server closes the connection. Byte fields (keys, proofs) are base64 in JSON
-// (encoding/json's []byte encoding). Hashes are lowercase hex.
+// (encoding/json's []byte encoding). Hashes are lowercase hex. The proof operations also have a
+// binary mode on the same socket, for speed (proto_frame.go).
 
 // MaxRequestBytes bounds a control request (a proof being applied is the largest).
 const MaxRequestBytes = 256 << 20
@@ -37,6 +39,7 @@ const (
 	OpChangeProof = "change-proof"
 	OpApplyProof  = "apply-proof"
 	OpSyncAbort   = "sync.abort" // forget a proof sync in progress
+	OpSyncBegin   = "sync.begin" // start (or move) a proof sync to Target from the head
 	OpStatus      = "status"
 )
 
@@ -54,7 +57,7 @@ type Request struct {
 	MaxBytes   int    `json:"max_bytes,omitempty"`
 	Proof      []byte `json:"proof,omitempty"`  // apply-proof: a marshalled proof
 	Kind       string `json:"kind,omitempty"`   // apply-proof: "range" or "change"
-	Target     string `json:"target,omitempty"` // apply-proof: root hex being synced to
+	Target     string `json:"target,omitempty"` // apply-proof, sync.begin: root hex being synced to
 	// apply-proof of a change proof: Root1 is its base root.
 }
 
@@ -230,7 +233,7 @@ func (d *Daemon) Handle(req Request) (any, error) {
 			return nil, err
 		}
 		return Diff(d.store, r1, r2)
-	case OpRangeProof, OpChangeProof, OpApplyProof, OpSyncAbort:
+	case OpRangeProof, OpChangeProof, OpApplyProof, OpSyncAbort, OpSyncBegin:
 		return d.handleProof(req)
 	case OpStatus:
 		st := StatusInfo{Head: versionInfo(d.store.Head()), RWOpen: d.RWOpen(), Mount: d.opts.MountDir,
@@ -314,15 +317,22 @@ func (d *Daemon) ServeControl(ctx context.Context, path string) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			d.serveConn(conn)
+			d.serveConn(ctx, conn)
 		}()
 	}
 }
 
-func (d *Daemon) serveConn(conn net.Conn) {
+// serveConn answers one connection: a JSON request, or binary-mode frames when the client
+// starts with the binary preamble (JSON starts with '{' or white space, never 'H').
+func (d *Daemon) serveConn(ctx context.Context, conn net.Conn) {
 	defer conn.Close()
+	br := bufio.NewReaderSize(conn, 64<<10)
+	if first, err := br.Peek(1); err == nil && first[0] == frameMagic[0] {
+		d.serveBinary(ctx, conn, br)
+		return
+	}
 	var resp Response
-	req, err := DecodeRequest(conn)
+	req, err := DecodeRequest(br)
 	var res any
 	if err == nil {
 		res, err = d.Handle(req)

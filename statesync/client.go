@@ -83,9 +83,11 @@ type Client struct {
 	tmu     sync.Mutex
 	pending merkle.Hash // target set by SetTarget, not yet taken by Run
 
-	// applyMu serialises sink calls; applyTarget is the target the sink may be moved to.
-	// A proof for any other root is stale and never reaches the sink.
-	applyMu     sync.Mutex
+	// applyMu is held for reading by each sink call (they run concurrently) and for writing
+	// to move applyTarget, the target the sink may be moved to: a proof for any other root is
+	// stale and never reaches the sink, and no call for an old target is still running when
+	// the first call for a new one starts.
+	applyMu     sync.RWMutex
 	applyTarget merkle.Hash
 
 	prog progress
@@ -160,7 +162,10 @@ func (c *Client) Run(ctx context.Context, target merkle.Hash) error {
 	defer logT.Stop()
 	var lastRemaining []merkle.KeyRange
 	resets := 0
-	done := false
+	done, err := c.begin(ctx, sched)
+	if err != nil {
+		return err
+	}
 	for {
 		if t, ok := c.takeTarget(); ok && t != sched.Target() {
 			c.log.Info("statesync: target moved", "from", hex8(sched.Target()), "to", hex8(t))
@@ -214,7 +219,13 @@ func (c *Client) Run(ctx context.Context, target merkle.Hash) error {
 			c.record(sched, r)
 			sched.Result(r.Result, c.cfg.Now())
 			if r.Outcome == OutcomeProof && r.target == sched.Target() {
-				done, lastRemaining = r.apply.Done, r.apply.Remaining
+				// Applies run concurrently, so an answer may be older than one already
+				// seen: Done is final for a target, and Remaining only matters while not.
+				if r.apply.Done {
+					done = true
+				} else {
+					lastRemaining = r.apply.Remaining
+				}
 			}
 		case <-c.wake:
 		case <-poll.C:
@@ -226,6 +237,26 @@ func (c *Client) Run(ctx context.Context, target merkle.Hash) error {
 			}
 		}
 	}
+}
+
+// begin asks a Beginner sink what it misses for the scheduler's target and starts the scheduler
+// from that; it reports whether the sink already holds the target.
+func (c *Client) begin(ctx context.Context, sched *Scheduler) (bool, error) {
+	b, ok := c.sink.(Beginner)
+	if !ok {
+		return false, nil
+	}
+	res, err := b.Begin(ctx, sched.Target())
+	if err != nil {
+		return false, fmt.Errorf("sync to %s: begin: %w", hex8(sched.Target()), err)
+	}
+	if !res.Done {
+		if len(res.Remaining) == 0 {
+			return false, fmt.Errorf("sync to %s: begin: sink is not done yet misses nothing", hex8(sched.Target()))
+		}
+		sched.Reset(res.Remaining)
+	}
+	return res.Done, nil
 }
 
 // record logs penalties and counts progress for one result.

@@ -36,14 +36,48 @@ type ApplyResult struct {
 	Done bool
 	// Remaining are the ranges the sink still misses for Target.
 	Remaining []merkle.KeyRange
+	// Proved is what the proof proved, reported by a sink that verifies every proof itself
+	// (a ProofVerifier); nil otherwise.
+	Proved *Proved
 }
 
-// ProofSink applies verified proofs to the local store. The client serialises calls and never
-// moves a sink back to an older target.
+// Proved summarises a proof a sink verified.
+type Proved struct {
+	// End is where the proof stopped (nil: the end of the key space); Complete says it
+	// covered the whole requested range.
+	End      merkle.Key
+	Complete bool
+	// Entries counts directories, files and symlinks (not leaves); Bytes the leaf data.
+	Entries, Bytes uint64
+}
+
+// ProofVerifier is implemented by sinks that verify every proof they are given, range proofs
+// included, before applying it, and report what it proved in ApplyResult.Proved. The client then
+// hands them proofs as received instead of verifying range proofs a second time itself; a proof
+// the sink rejects (ErrBadProof) penalises its sender exactly as a client-side rejection would.
+type ProofVerifier interface {
+	ProofSink
+	// VerifiesProofs reports whether the sink verifies (and reports) every proof.
+	VerifiesProofs() bool
+}
+
+// ProofSink applies verified proofs to the local store. The client calls Apply concurrently
+// (several proofs in flight to the sink) but only ever for one target at a time: calls for a
+// new target start after every call for the old one has returned, and it never moves a sink
+// back to an older target. Once a call reported Done for a target, later calls for it may
+// report Done or not; the client stops at the first Done.
 type ProofSink interface {
 	// Apply verifies (change proofs) and applies one proof. A proof that fails verification
 	// returns an error wrapping ErrBadProof; any other error is the sink's own failure.
 	Apply(ctx context.Context, req ApplyRequest) (ApplyResult, error)
+}
+
+// Beginner is implemented by sinks that know, before any proof, what they miss for a target:
+// typically a store that holds an older version, whose ranges can then all be fetched as change
+// proofs from it (ranges with a Base) instead of refetched in full. The client calls Begin once
+// at the start of Run, before any Apply; a Done result ends the sync at once.
+type Beginner interface {
+	Begin(ctx context.Context, target merkle.Hash) (ApplyResult, error)
 }
 
 // StoreSink is a ProofSink that rebuilds the target tree in a merkle.NodeStore with a

@@ -7,6 +7,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/pprof"
+	"syscall"
 	"testing"
 	"time"
 
@@ -92,25 +94,60 @@ func benchHPFSDSync(b *testing.B, n, size int) {
 	waitPeers(b, node, 3)
 	b.SetBytes(int64(n) * int64(size))
 	b.ResetTimer()
-	var elapsed time.Duration
+	var elapsed, cpu time.Duration
 	for b.Loop() {
 		b.StopTimer()
 		client := startHPFSD(b)
 		b.StartTimer()
 		cl := statesync.NewClient(node, NewSink(client.socket), statesync.Config{Logger: quietLogger()})
-		start := time.Now()
+		stopProfile := profileSync(b)
+		start, cpu0 := time.Now(), cpuTime(b)
 		if err := cl.Run(context.Background(), target); err != nil {
 			b.Fatal(err)
 		}
+		stopProfile()
 		elapsed += time.Since(start)
+		cpu += cpuTime(b) - cpu0
 		if client.head() != target {
 			b.Fatalf("client head %s, want %x", client.head(), target)
 		}
 	}
 	b.ReportMetric(float64(n)*float64(b.N)/elapsed.Seconds(), "files/s")
+	// CPU seconds per wall second of sync (every daemon, node and the client are in this
+	// process): near the core count means CPU-bound, well below it means latency-bound.
+	b.ReportMetric(cpu.Seconds()/elapsed.Seconds(), "cores")
+}
+
+// profileSync writes a CPU profile of the sync alone (not the setup) to $HPFSD_SYNC_PROFILE if
+// set; -cpuprofile would be dominated by writing and importing the data.
+func profileSync(b *testing.B) (stop func()) {
+	path := os.Getenv("HPFSD_SYNC_PROFILE")
+	if path == "" {
+		return func() {}
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		b.Fatal(err)
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }
+}
+
+// cpuTime is the process's user+system CPU time so far.
+func cpuTime(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func BenchmarkHPFSDSync1GiB10kFiles(b *testing.B) { benchHPFSDSync(b, 10_000, 1<<30/10_000) }
+
+// BenchmarkHPFSDSync100MiB2kFiles is the profiling size: small enough for a quick -cpuprofile.
+func BenchmarkHPFSDSync100MiB2kFiles(b *testing.B) { benchHPFSDSync(b, 2_000, 100<<20/2_000) }
 
 func BenchmarkHPFSDSync100kSmallFiles(b *testing.B) { benchHPFSDSync(b, 100_000, 1024) }
 

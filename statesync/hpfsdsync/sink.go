@@ -2,49 +2,64 @@ package hpfsdsync
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/hpfs/hpnode/hpfs"
 	"github.com/hpfs/hpnode/merkle"
 	"github.com/hpfs/hpnode/statesync"
 )
 
-// Sink is a statesync.ProofSink over the hpfsd control socket (op apply-proof). hpfsd verifies every
-// proof again through merkle before storing it and, when Done, commits the target as a version.
+// Sink is a statesync.ProofSink over the hpfsd control socket (binary mode, apply-proof). hpfsd
+// verifies every proof again through merkle before storing it and, when Done, commits the target
+// as a version. Applies run concurrently, each on its own pooled connection.
 type Sink struct {
-	socket string
+	pc *hpfs.ProtoClient
 }
 
-// NewSink returns a sink applying through the hpfsd listening on socket.
-func NewSink(socket string) *Sink { return &Sink{socket: socket} }
+var (
+	_ statesync.ProofVerifier = (*Sink)(nil)
+	_ statesync.Beginner      = (*Sink)(nil)
+)
 
-// Apply implements statesync.ProofSink. hpfsd reports a failed verification as an error whose text
-// carries merkle's "merkle: " sentinel text; that (and only that) becomes statesync.ErrBadProof.
-func (s *Sink) Apply(_ context.Context, req statesync.ApplyRequest) (statesync.ApplyResult, error) {
-	hr := hpfs.Request{Op: hpfs.OpApplyProof, Kind: req.Kind.String(), Target: req.Target.String(),
-		Start: req.Start, End: req.End, Proof: req.Proof}
-	if req.Kind == statesync.ProofChange {
-		hr.Root1 = req.Base.String()
+// VerifiesProofs implements statesync.ProofVerifier: hpfsd verifies every proof (range proofs
+// included) before it writes anything, and reports what it proved.
+func (s *Sink) VerifiesProofs() bool { return true }
+
+// NewSink returns a sink applying through the hpfsd listening on socket.
+func NewSink(socket string) *Sink { return &Sink{pc: hpfs.NewProtoClient(socket)} }
+
+// Close closes the sink's idle connections to hpfsd.
+func (s *Sink) Close() error { return s.pc.Close() }
+
+// Begin implements statesync.Beginner: hpfsd starts the sync from its head, so every range can
+// be fetched as a change proof from what the store already holds.
+func (s *Sink) Begin(ctx context.Context, target merkle.Hash) (statesync.ApplyResult, error) {
+	st, err := s.pc.BeginSync(ctx, target)
+	if err != nil {
+		return statesync.ApplyResult{}, err
 	}
-	var out hpfs.ApplyInfo
-	if err := hpfs.Call(s.socket, hr, &out); err != nil {
-		if strings.Contains(err.Error(), "merkle: ") {
+	return statesync.ApplyResult{Done: st.Done, Remaining: st.Remaining}, nil
+}
+
+// Apply implements statesync.ProofSink. hpfsd reports a proof that fails to decode or verify
+// with hpfs.ErrProofRejected; that (and only that) becomes statesync.ErrBadProof.
+func (s *Sink) Apply(ctx context.Context, req statesync.ApplyRequest) (statesync.ApplyResult, error) {
+	kind := hpfs.KindRange
+	var base merkle.Hash
+	if req.Kind == statesync.ProofChange {
+		kind, base = hpfs.KindChange, req.Base
+	}
+	st, err := s.pc.ApplyProof(ctx, kind, base, req.Target, req.Start, req.End, req.Proof)
+	if err != nil {
+		if errors.Is(err, hpfs.ErrProofRejected) {
 			return statesync.ApplyResult{}, fmt.Errorf("%w: %w", statesync.ErrBadProof, err)
 		}
 		return statesync.ApplyResult{}, err
 	}
-	res := statesync.ApplyResult{Done: out.Done}
-	for _, r := range out.Remaining {
-		start := merkle.Key(r.Start)
-		if start == nil {
-			start = merkle.Key{}
-		}
-		var end merkle.Key
-		if r.End != nil {
-			end = merkle.Key(r.End)
-		}
-		res.Remaining = append(res.Remaining, merkle.KeyRange{Start: start, End: end})
+	res := statesync.ApplyResult{Done: st.Done, Remaining: st.Remaining}
+	if p := st.Proved; p != nil {
+		res.Proved = &statesync.Proved{End: p.End, Complete: p.Complete, Entries: p.Entries, Bytes: p.Bytes}
 	}
 	return res, nil
 }

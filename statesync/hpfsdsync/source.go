@@ -2,7 +2,9 @@ package hpfsdsync
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"math"
 	"slices"
 
 	"github.com/hpfs/hpnode/hpfs"
@@ -10,22 +12,28 @@ import (
 	"github.com/hpfs/hpnode/statesync"
 )
 
-// The adapters speak hpfsd's control protocol (hpfs.Call, one JSON request per unix
-// connection). hpfsd owns the store; these adapters never open it.
+// The adapters speak hpfsd's control protocol: the proof operations in its binary mode over a
+// pool of connections (hpfs.ProtoClient: raw proof bytes, several calls at once), the small
+// operations (versions, ls) as JSON (hpfs.Call). hpfsd owns the store; these adapters never
+// open it.
 
-// Source is a statesync.ProofSource over the hpfsd control socket: it serves the daemon's committed
-// versions (op versions) with ops range-proof and change-proof, and split hints from op ls.
+// Source is a statesync.ProofSource over the hpfsd control socket: it serves the daemon's
+// committed versions with range and change proofs, and split hints from op ls.
 type Source struct {
 	socket string
+	pc     *hpfs.ProtoClient
 	index  *statesync.SplitIndex
 }
 
 // NewSource returns a source over the hpfsd listening on socket.
 func NewSource(socket string) *Source {
-	s := &Source{socket: socket}
+	s := &Source{socket: socket, pc: hpfs.NewProtoClient(socket)}
 	s.index = statesync.NewSplitIndex(s.list)
 	return s
 }
+
+// Close closes the source's idle connections to hpfsd.
+func (s *Source) Close() error { return s.pc.Close() }
 
 // Roots implements statesync.ProofSource: the daemon's versions, newest first.
 func (s *Source) Roots(context.Context) ([]merkle.Hash, error) {
@@ -45,66 +53,38 @@ func (s *Source) Roots(context.Context) ([]merkle.Hash, error) {
 	return out, nil
 }
 
-// has asks the daemon whether root is a version it keeps. Asking first (rather than parsing
-// the daemon's error text) is what turns "not held" into a NACK reliably.
-func (s *Source) has(ctx context.Context, root merkle.Hash) (bool, error) {
-	roots, err := s.Roots(ctx)
-	if err != nil {
-		return false, err
+// limit maps statesync's limits (0: none) to the wire's (0: the daemon's defaults).
+func limit(n int) uint32 {
+	if n <= 0 || n > math.MaxUint32 {
+		return math.MaxUint32
 	}
-	return slices.Contains(roots, root), nil
+	return uint32(n)
 }
 
-// RangeProof implements statesync.ProofSource.
+// RangeProof implements statesync.ProofSource. hpfsd answers a root it does not keep with
+// hpfs.ErrUnknownVersion, which becomes statesync.ErrUnknownRoot (a NACK).
 func (s *Source) RangeProof(ctx context.Context, root merkle.Hash, start, end merkle.Key, maxEntries, maxBytes int) (statesync.Proof, error) {
-	ok, err := s.has(ctx, root)
+	b, pend, err := s.pc.RangeProof(ctx, root, start, end, limit(maxEntries), limit(maxBytes))
+	if errors.Is(err, hpfs.ErrUnknownVersion) {
+		return statesync.Proof{}, fmt.Errorf("range proof at %s: %w: %w", hex8(root), statesync.ErrUnknownRoot, err)
+	}
 	if err != nil {
 		return statesync.Proof{}, err
 	}
-	if !ok {
-		return statesync.Proof{}, fmt.Errorf("range proof at %s: %w", hex8(root), statesync.ErrUnknownRoot)
-	}
-	var out hpfs.ProofInfo
-	err = hpfs.Call(s.socket, hpfs.Request{Op: hpfs.OpRangeProof, Version: root.String(), Start: start, End: end,
-		MaxEntries: maxEntries, MaxBytes: maxBytes}, &out)
-	if err != nil {
-		return statesync.Proof{}, err
-	}
-	var p merkle.RangeProof
-	if err := p.UnmarshalBinary(out.Proof); err != nil {
-		return statesync.Proof{}, fmt.Errorf("hpfsd range proof: %w", err)
-	}
-	return statesync.Proof{Kind: statesync.ProofRange, Bytes: out.Proof, End: p.End}, nil
+	return statesync.Proof{Kind: statesync.ProofRange, Bytes: b, End: pend}, nil
 }
 
-// ChangeProof implements statesync.ProofSource; a base the daemon no longer keeps as a version gets a
-// fallback proof.
+// ChangeProof implements statesync.ProofSource; hpfsd answers a base it no longer keeps as a
+// version with a fallback proof.
 func (s *Source) ChangeProof(ctx context.Context, base, root merkle.Hash, start, end merkle.Key, maxEntries, maxBytes int) (statesync.Proof, error) {
-	roots, err := s.Roots(ctx)
+	b, pend, _, err := s.pc.ChangeProof(ctx, base, root, start, end, limit(maxEntries), limit(maxBytes))
+	if errors.Is(err, hpfs.ErrUnknownVersion) {
+		return statesync.Proof{}, fmt.Errorf("change proof to %s: %w: %w", hex8(root), statesync.ErrUnknownRoot, err)
+	}
 	if err != nil {
 		return statesync.Proof{}, err
 	}
-	if !slices.Contains(roots, root) {
-		return statesync.Proof{}, fmt.Errorf("change proof to %s: %w", hex8(root), statesync.ErrUnknownRoot)
-	}
-	if !slices.Contains(roots, base) {
-		rp, err := s.RangeProof(ctx, root, start, end, maxEntries, maxBytes)
-		if err != nil {
-			return statesync.Proof{}, err
-		}
-		return statesync.FallbackProof(rp)
-	}
-	var out hpfs.ProofInfo
-	err = hpfs.Call(s.socket, hpfs.Request{Op: hpfs.OpChangeProof, Root1: base.String(), Root2: root.String(),
-		Start: start, End: end, MaxEntries: maxEntries, MaxBytes: maxBytes}, &out)
-	if err != nil {
-		return statesync.Proof{}, err
-	}
-	var p merkle.ChangeProof
-	if err := p.UnmarshalBinary(out.Proof); err != nil {
-		return statesync.Proof{}, fmt.Errorf("hpfsd change proof: %w", err)
-	}
-	return statesync.Proof{Kind: statesync.ProofChange, Bytes: out.Proof, End: p.End}, nil
+	return statesync.Proof{Kind: statesync.ProofChange, Bytes: b, End: pend}, nil
 }
 
 // SplitKeys implements statesync.ProofSource from a walk of the version with op ls (cached per root).

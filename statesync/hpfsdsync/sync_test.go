@@ -374,3 +374,68 @@ func TestHPFSDLyingServersArePenalisedAndSyncCompletes(t *testing.T) {
 		t.Fatalf("dropped peers %d, want the two proof liars", p.DroppedPeers)
 	}
 }
+
+// rangeCounter counts the range proofs a source served.
+type rangeCounter struct {
+	*countingSource
+	ranges atomic.Int64
+}
+
+func (s *rangeCounter) RangeProof(ctx context.Context, root merkle.Hash, start, end merkle.Key, maxEntries, maxBytes int) (statesync.Proof, error) {
+	s.ranges.Add(1)
+	return s.countingSource.RangeProof(ctx, root, start, end, maxEntries, maxBytes)
+}
+
+// TestHPFSDNodeHoldingOlderVersionFetchesOnlyTheDifference: a daemon that already holds v1
+// (a node that fell behind, or one that synced before) syncs to v2 with change proofs from its
+// head, never a range proof, and moves a small fraction of the tree's bytes.
+func TestHPFSDNodeHoldingOlderVersionFetchesOnlyTheDifference(t *testing.T) {
+	files1, files2 := retargetFixture(300)
+	v1, v2 := writeDir(t, files1), writeDir(t, files2)
+	var counters []*rangeCounter
+	var addrs []string
+	var root2 merkle.Hash
+	for range 3 {
+		d := startHPFSD(t, v1, v2)
+		root2 = d.head()
+		rc := &rangeCounter{countingSource: &countingSource{ProofSource: NewSource(d.socket)}}
+		counters = append(counters, rc)
+		pn := startP2P(t)
+		statesync.NewServer(rc, statesync.ServerConfig{Logger: quietLogger()}).Register(pn)
+		addrs = append(addrs, pn.Addr().String())
+	}
+	client := startHPFSD(t, v1)
+	node := startP2P(t, addrs...)
+	waitPeers(t, node, 3)
+	cl := statesync.NewClient(node, NewSink(client.socket), statesync.Config{Logger: quietLogger(),
+		Scheduler: statesync.SchedulerConfig{MaxBytes: 64 << 10, MaxInFlight: 6}})
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	if err := cl.Run(ctx, root2); err != nil {
+		t.Fatal(err)
+	}
+	if got := client.head(); got != root2 {
+		t.Fatalf("client head %s, want %s", got, root2)
+	}
+	checkMounted(t, client, files2)
+	var ranges, changes, fallbacks int64
+	for _, c := range counters {
+		ranges += c.ranges.Load()
+		changes += c.changes.Load()
+		fallbacks += c.fallbacks.Load()
+	}
+	if ranges != 0 || fallbacks != 0 || changes == 0 {
+		t.Fatalf("served %d range proofs, %d fallbacks, %d change proofs; want change proofs only", ranges, fallbacks, changes)
+	}
+	total := 0
+	for _, d := range files2 {
+		total += len(d)
+	}
+	if p := cl.Progress(); p.ProofBytes*10 > uint64(total) {
+		t.Fatalf("moved %d proof bytes for a %d-byte tree that barely changed", p.ProofBytes, total)
+	}
+	// Syncing again to the head it now holds is done at once.
+	if err := cl.Run(ctx, root2); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,213 @@
+package hpfs
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/hpfs/hpnode/merkle"
+)
+
+// ProtoClient calls a daemon's proof operations in binary mode over a pool of connections, so
+// several proofs can be built or applied at once (the daemon serves each connection on its own
+// goroutine). It is safe for concurrent use.
+type ProtoClient struct {
+	socket  string
+	maxIdle int
+
+	mu     sync.Mutex
+	idle   []*protoConn
+	closed bool
+}
+
+// DefaultMaxIdle is how many idle connections a ProtoClient keeps.
+const DefaultMaxIdle = 16
+
+type protoConn struct {
+	c  net.Conn
+	br *bufio.Reader
+}
+
+// NewProtoClient returns a client of the daemon listening on socket. It connects lazily.
+func NewProtoClient(socket string) *ProtoClient {
+	return &ProtoClient{socket: socket, maxIdle: DefaultMaxIdle}
+}
+
+// Close closes the idle connections; calls in flight finish and close theirs.
+func (c *ProtoClient) Close() error {
+	c.mu.Lock()
+	idle := c.idle
+	c.idle, c.closed = nil, true
+	c.mu.Unlock()
+	for _, pc := range idle {
+		pc.c.Close()
+	}
+	return nil
+}
+
+func (c *ProtoClient) dropIdle() {
+	c.mu.Lock()
+	idle := c.idle
+	c.idle = nil
+	c.mu.Unlock()
+	for _, pc := range idle {
+		pc.c.Close()
+	}
+}
+
+func (c *ProtoClient) dial() (*protoConn, error) {
+	conn, err := net.Dial("unix", c.socket)
+	if err != nil {
+		return nil, fmt.Errorf("connect to hpfsd at %s: %w", c.socket, err)
+	}
+	if _, err := conn.Write(FramePreamble(FrameVersion)); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("hpfsd at %s: send preamble: %w", c.socket, err)
+	}
+	return &protoConn{c: conn, br: bufio.NewReaderSize(conn, 64<<10)}, nil
+}
+
+func (c *ProtoClient) get() (pc *protoConn, reused bool, err error) {
+	c.mu.Lock()
+	if n := len(c.idle); n > 0 {
+		pc = c.idle[n-1]
+		c.idle = c.idle[:n-1]
+		c.mu.Unlock()
+		return pc, true, nil
+	}
+	c.mu.Unlock()
+	pc, err = c.dial()
+	return pc, false, err
+}
+
+func (c *ProtoClient) put(pc *protoConn) {
+	c.mu.Lock()
+	if !c.closed && len(c.idle) < c.maxIdle {
+		c.idle = append(c.idle, pc)
+		pc = nil
+	}
+	c.mu.Unlock()
+	if pc != nil {
+		pc.c.Close()
+	}
+}
+
+// roundTrip sends one request (head then the proof bytes) and reads its response. A failure on
+// a reused connection (the daemon restarted, or closed it at shutdown) is retried once on a
+// fresh one: every operation is idempotent (applying a proof twice stores the same objects and
+// marks the same range).
+func (c *ProtoClient) roundTrip(ctx context.Context, req *FrameRequest) (*FrameResponse, error) {
+	head, err := req.appendHead(make([]byte, 0, 96+len(req.Start)+len(req.End)))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", req.Op, err)
+	}
+	for attempt := 0; ; attempt++ {
+		var pc *protoConn
+		reused := false
+		if attempt == 0 {
+			pc, reused, err = c.get()
+		} else {
+			pc, err = c.dial()
+		}
+		if err != nil {
+			return nil, err
+		}
+		resp, err := c.exchange(ctx, pc, req.Op, head, req.Proof)
+		if err == nil {
+			c.put(pc)
+			return resp, nil
+		}
+		pc.c.Close()
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("%s: %w", req.Op, context.Cause(ctx))
+		}
+		if !reused || errors.Is(err, ErrMalformedFrame) {
+			return nil, fmt.Errorf("%s: %w", req.Op, err)
+		}
+		// A dead pooled connection means the daemon went away: so are the other idle ones.
+		c.dropIdle()
+	}
+}
+
+func (c *ProtoClient) exchange(ctx context.Context, pc *protoConn, op FrameOp, head, proof []byte) (*FrameResponse, error) {
+	if dl, ok := ctx.Deadline(); ok {
+		pc.c.SetDeadline(dl)
+	} else {
+		pc.c.SetDeadline(time.Time{})
+	}
+	// Cancellation interrupts a blocked read or write by moving the deadline to now.
+	stop := context.AfterFunc(ctx, func() { pc.c.SetDeadline(time.Now()) })
+	defer stop()
+	if err := writeFrame(pc.c, head, proof); err != nil {
+		return nil, fmt.Errorf("send: %w", err)
+	}
+	body, err := ReadFrame(pc.br, MaxFrameBytes)
+	if err != nil {
+		return nil, fmt.Errorf("read reply: %w", err)
+	}
+	var resp FrameResponse
+	if err := resp.UnmarshalBinary(op, body); err != nil {
+		return nil, fmt.Errorf("decode reply: %w", err)
+	}
+	return &resp, nil
+}
+
+// call is roundTrip plus the response's status as an error.
+func (c *ProtoClient) call(ctx context.Context, req *FrameRequest) (*FrameResponse, error) {
+	resp, err := c.roundTrip(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	if err := resp.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %w", req.Op, err)
+	}
+	return resp, nil
+}
+
+// RangeProof asks for the range proof of root over [start, end] (end nil: to the end) within
+// the limits (0: the daemon's defaults). It returns the marshalled merkle.RangeProof and its end;
+// a root the daemon does not keep gives an error wrapping ErrUnknownVersion.
+func (c *ProtoClient) RangeProof(ctx context.Context, root merkle.Hash, start, end merkle.Key, maxEntries, maxBytes uint32) ([]byte, merkle.Key, error) {
+	resp, err := c.call(ctx, &FrameRequest{Op: FrameRangeProof, Root: root, Start: start, End: end,
+		MaxEntries: maxEntries, MaxBytes: maxBytes})
+	if err != nil {
+		return nil, nil, err
+	}
+	return resp.Proof, resp.End, nil
+}
+
+// ChangeProof asks for the change proof from base to root over [start, end]; fallback says the
+// daemon did not keep base and sent a range proof at root wrapped as a change proof.
+func (c *ProtoClient) ChangeProof(ctx context.Context, base, root merkle.Hash, start, end merkle.Key, maxEntries, maxBytes uint32) (proof []byte, pend merkle.Key, fallback bool, err error) {
+	resp, err := c.call(ctx, &FrameRequest{Op: FrameChangeProof, Base: base, Root: root, Start: start, End: end,
+		MaxEntries: maxEntries, MaxBytes: maxBytes})
+	if err != nil {
+		return nil, nil, false, err
+	}
+	return resp.Proof, resp.End, resp.Fallback, nil
+}
+
+// ApplyProof has the daemon verify and apply one proof for the sync to target (base: a change
+// proof's old root). A proof the daemon rejects gives an error wrapping ErrProofRejected.
+func (c *ProtoClient) ApplyProof(ctx context.Context, kind ProofKind, base, target merkle.Hash, start, end merkle.Key, proof []byte) (SyncStatus, error) {
+	resp, err := c.call(ctx, &FrameRequest{Op: FrameApplyProof, Kind: kind, Base: base, Root: target,
+		Start: start, End: end, Proof: proof})
+	if err != nil {
+		return SyncStatus{}, err
+	}
+	return resp.Sync, nil
+}
+
+// BeginSync starts (or moves) the daemon's sync to target from its head and returns what
+// remains (see Daemon.BeginSync).
+func (c *ProtoClient) BeginSync(ctx context.Context, target merkle.Hash) (SyncStatus, error) {
+	resp, err := c.call(ctx, &FrameRequest{Op: FrameSyncBegin, Root: target, Start: merkle.Key{}})
+	if err != nil {
+		return SyncStatus{}, err
+	}
+	return resp.Sync, nil
+}

@@ -1,0 +1,86 @@
+package hpfs
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+)
+
+// serveBinary answers binary-mode frames on conn until the client closes it, a frame cannot be
+// read, or ctx is done. br holds what was read of conn so far (the preamble first).
+func (d *Daemon) serveBinary(ctx context.Context, conn net.Conn, br *bufio.Reader) {
+	// An idle pooled connection must not hold the daemon's shutdown (ServeControl waits for
+	// every connection).
+	stop := context.AfterFunc(ctx, func() { conn.Close() })
+	defer stop()
+	pre := make([]byte, len(frameMagic)+1)
+	if _, err := io.ReadFull(br, pre); err != nil {
+		d.log.Debug("control: binary preamble", "err", err)
+		return
+	}
+	if err := checkPreamble(pre); err != nil {
+		d.replyFrame(conn, 0, errorResponse(err))
+		return
+	}
+	for {
+		body, err := ReadFrame(br, MaxFrameBytes)
+		if err != nil {
+			if errors.Is(err, ErrFrameTooLarge) {
+				// The stream cannot be resynchronised after an unread body: say why and close.
+				d.replyFrame(conn, 0, errorResponse(err))
+			} else if !errors.Is(err, io.EOF) && ctx.Err() == nil {
+				d.log.Debug("control: read frame", "err", err)
+			}
+			return
+		}
+		var req FrameRequest
+		var resp *FrameResponse
+		if err := req.UnmarshalBinary(body); err != nil {
+			resp = errorResponse(fmt.Errorf("decode request: %w", err))
+		} else {
+			resp = d.handleFrame(&req)
+		}
+		if err := d.replyFrame(conn, req.Op, resp); err != nil {
+			d.log.Debug("control: write frame", "op", req.Op, "err", err)
+			return
+		}
+	}
+}
+
+// replyFrame writes resp as the answer to a request of op (error responses need no op).
+func (d *Daemon) replyFrame(w io.Writer, op FrameOp, resp *FrameResponse) error {
+	head, err := resp.appendHead(op, make([]byte, 0, 64))
+	if err != nil {
+		resp = errorResponse(fmt.Errorf("encode response: %w", err))
+		head, _ = resp.appendHead(op, nil)
+	}
+	if resp.Status == StatusOK && (op == FrameRangeProof || op == FrameChangeProof) {
+		return writeFrame(w, head, resp.Proof)
+	}
+	return writeFrame(w, head)
+}
+
+// handleFrame executes one decoded binary request.
+func (d *Daemon) handleFrame(req *FrameRequest) *FrameResponse {
+	var resp FrameResponse
+	var err error
+	switch req.Op {
+	case FrameRangeProof:
+		resp.Proof, resp.End, err = d.ProofRange(req.Root, req.Start, req.End, int(req.MaxEntries), int(req.MaxBytes))
+	case FrameChangeProof:
+		resp.Proof, resp.End, resp.Fallback, err = d.ProofChange(req.Base, req.Root, req.Start, req.End, int(req.MaxEntries), int(req.MaxBytes))
+	case FrameApplyProof:
+		resp.Sync, err = d.ApplyProof(req.Kind, req.Base, req.Root, req.Start, req.End, req.Proof)
+	case FrameSyncBegin:
+		resp.Sync, err = d.BeginSync(req.Root)
+	default:
+		err = fmt.Errorf("%w: unknown %s", ErrMalformedFrame, req.Op)
+	}
+	if err != nil {
+		return errorResponse(err)
+	}
+	return &resp
+}

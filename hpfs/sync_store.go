@@ -1,0 +1,263 @@
+package hpfs
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/hpfs/hpnode/merkle"
+)
+
+// The proof-sync write path. Objects a verified proof reveals are written straight to their
+// final 'n'/'l' keys (one NoSync batch per proof), each with a journal key beside it:
+//
+//	'j' 'n'|'l' hash   → empty; the object was written by a sync and may have no refcount yet
+//
+// so that promoting a synced tree at Done writes only refcounts and the version record, never
+// the data again (staging and moving 1 GiB of leaves cost a second copy of every byte). The
+// journal is how unreferenced objects are found again: commitSynced and sweepJournal delete every
+// journaled object whose refcount is zero (a stale proof's objects, an aborted or crashed sync)
+// and then the journal, under the store lock that serialises commits, so an rw commit that
+// starts to reference a journaled object either sees it kept or writes it itself.
+//
+// Invariant kept: every object reachable from a kept version is under 'n'/'l' with its refcount;
+// an object under 'n'/'l' without a refcount is journaled (or was written by a sync whose journal
+// an atomic batch already swept, which cannot happen: object and journal key share a batch).
+const tagJournal = 'j'
+
+func journalKey(tag byte, h merkle.Hash) []byte {
+	k := make([]byte, 34)
+	k[0], k[1] = tagJournal, tag
+	copy(k[2:], h[:])
+	return k
+}
+
+// writeSynced stores the nodes and leaves of a verified proof under their final keys with their
+// journal keys, in one unsynced batch: a crash loses at most what a sync refetches.
+func (s *Store) writeSynced(v *merkle.Verified) error {
+	size := 0
+	for _, n := range v.Nodes {
+		size += len(n.Data) + 80
+	}
+	for _, l := range v.Leaves {
+		size += len(l.Data) + 80
+	}
+	b := s.db.NewBatchWithSize(size)
+	defer b.Close()
+	for _, n := range v.Nodes {
+		if err := b.Set(objKey(tagNode, n.Hash), n.Data, nil); err != nil {
+			return fmt.Errorf("write synced node %s: %w", n.Hash, err)
+		}
+		if err := b.Set(journalKey(tagNode, n.Hash), nil, nil); err != nil {
+			return fmt.Errorf("journal synced node %s: %w", n.Hash, err)
+		}
+	}
+	for _, l := range v.Leaves {
+		if err := setLeaf(b, objKey(tagLeaf, l.Hash), l.Data); err != nil {
+			return fmt.Errorf("write synced leaf %s: %w", l.Hash, err)
+		}
+		if err := b.Set(journalKey(tagLeaf, l.Hash), nil, nil); err != nil {
+			return fmt.Errorf("journal synced leaf %s: %w", l.Hash, err)
+		}
+	}
+	if err := b.Commit(pebble.NoSync); err != nil {
+		return fmt.Errorf("write synced objects: %w", err)
+	}
+	return nil
+}
+
+// commitSynced makes root, whose objects a sync wrote with writeSynced (or which the store
+// already held), a new committed version in one synced batch: refcounts, the version record, the
+// drop of versions beyond Keep, and the sweep of the journal. Unlike Commit it reads only the
+// nodes of the objects it newly references and checks leaves for presence, so its cost is the
+// tree's node bytes, not its data bytes.
+//
+// kept is the list of version seqs kept when the sync began (keptSeqs). If no version was
+// dropped since, no object has been deleted since (only dropping a version deletes objects), so
+// a journaled leaf is known present without reading it back: reading 1 GiB of leaves to check presence cost as
+// much as a third of a sync.
+func (s *Store) commitSynced(root merkle.Hash, kept []uint64) (Version, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	rb := newRefBatch(s, nil)
+	defer rb.b.Close()
+	if err := s.increfSynced(rb, root, s.stillKept(kept)); err != nil {
+		return Version{}, fmt.Errorf("commit synced %s: %w", root, err)
+	}
+	v := Version{Seq: 1, Root: root, Time: time.Now().UTC()}
+	if n := len(s.versions); n > 0 {
+		v.Seq = s.versions[n-1].Seq + 1
+	}
+	if err := rb.b.Set(versionKey(v.Seq), encodeVersion(v), nil); err != nil {
+		return Version{}, err
+	}
+	next := append(s.versions, v)
+	drop := s.droppable(next)
+	for _, d := range drop {
+		if err := rb.dropVersion(d); err != nil {
+			return Version{}, fmt.Errorf("commit synced %s: drop version %d: %w", root, d.Seq, err)
+		}
+	}
+	if err := s.sweepInto(rb); err != nil {
+		return Version{}, fmt.Errorf("commit synced %s: %w", root, err)
+	}
+	if err := rb.flush(); err != nil {
+		return Version{}, err
+	}
+	if err := rb.b.Commit(pebble.Sync); err != nil {
+		return Version{}, fmt.Errorf("commit synced %s: write batch: %w", root, err)
+	}
+	s.versions = next
+	s.byRoot[root]++
+	s.forget(drop)
+	return v, nil
+}
+
+// increfSynced adds one reference to root; an object going from 0 to 1 references its children
+// in turn. Nodes are read (to find children) from their final or staged key; a staged object is
+// moved to its final key. Leaves are only checked for presence.
+func (s *Store) increfSynced(rb *refBatch, root merkle.Hash, trustJournal bool) error {
+	stack := []objRef{{tagNode, root}}
+	for len(stack) > 0 {
+		o := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		c, err := rb.count(o.tag, o.h)
+		if err != nil {
+			return err
+		}
+		rb.rc[string(refKey(o.tag, o.h))] = c + 1
+		if c > 0 {
+			continue
+		}
+		if o.tag == tagLeaf {
+			key := objKey(tagLeaf, o.h)
+			if trustJournal {
+				// Journal keys are tiny: checking one does not read the leaf's block.
+				key = journalKey(tagLeaf, o.h)
+			}
+			ok, err := s.has(key)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				// An object staged by an older daemon's sync path moves as is.
+				if _, err := rb.materialize(tagLeaf, o.h); err != nil {
+					return err
+				}
+			}
+			continue
+		}
+		data, err := rb.materialize(tagNode, o.h)
+		if err != nil {
+			return err
+		}
+		nodes, leaves, err := merkle.NodeRefs(data)
+		if err != nil {
+			return fmt.Errorf("node %s: %w", o.h, err)
+		}
+		for _, l := range leaves {
+			stack = append(stack, objRef{tagLeaf, l})
+		}
+		for _, n := range nodes {
+			stack = append(stack, objRef{tagNode, n})
+		}
+	}
+	return nil
+}
+
+// keptSeqs returns the seqs of the kept versions.
+func (s *Store) keptSeqs() []uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]uint64, len(s.versions))
+	for i, v := range s.versions {
+		out[i] = v.Seq
+	}
+	return out
+}
+
+// stillKept reports whether no version was dropped since kept was taken: every seq of kept is
+// still kept, and so is every version committed since (seqs grow by one per commit). Callers
+// hold s.mu.
+func (s *Store) stillKept(kept []uint64) bool {
+	if len(kept) == 0 {
+		return false
+	}
+	i, next := 0, kept[len(kept)-1]+1
+	for _, v := range s.versions {
+		switch {
+		case i < len(kept):
+			if v.Seq != kept[i] {
+				return false
+			}
+			i++
+		case v.Seq != next:
+			return false
+		default:
+			next++
+		}
+	}
+	return i == len(kept)
+}
+
+// has reports whether key is present without copying its value.
+func (s *Store) has(key []byte) (bool, error) {
+	_, closer, err := s.db.Get(key)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	closer.Close()
+	return true, nil
+}
+
+// sweepInto adds to rb's batch the deletion of every journaled object left without a reference
+// once rb's counts apply, and of the whole journal. Callers hold s.mu.
+func (s *Store) sweepInto(rb *refBatch) error {
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte{tagJournal}, UpperBound: []byte{tagJournal + 1}})
+	if err != nil {
+		return fmt.Errorf("sweep journal: %w", err)
+	}
+	defer it.Close()
+	for ok := it.First(); ok; ok = it.Next() {
+		k := it.Key()
+		if len(k) != 34 || (k[1] != tagNode && k[1] != tagLeaf) {
+			return fmt.Errorf("sweep journal: malformed key %x", k)
+		}
+		var h merkle.Hash
+		copy(h[:], k[2:])
+		c, err := rb.count(k[1], h)
+		if err != nil {
+			return err
+		}
+		if c == 0 {
+			if err := rb.b.Delete(objKey(k[1], h), nil); err != nil {
+				return err
+			}
+		}
+	}
+	if err := it.Error(); err != nil {
+		return fmt.Errorf("sweep journal: %w", err)
+	}
+	return rb.b.DeleteRange([]byte{tagJournal}, []byte{tagJournal + 1}, nil)
+}
+
+// sweepJournal deletes every journaled object nothing references, and the journal: what an
+// aborted or crashed sync left. Callers make sure no sync is writing.
+func (s *Store) sweepJournal() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	rb := newRefBatch(s, nil)
+	defer rb.b.Close()
+	if err := s.sweepInto(rb); err != nil {
+		return err
+	}
+	if err := rb.b.Commit(pebble.NoSync); err != nil {
+		return fmt.Errorf("sweep journal: %w", err)
+	}
+	return nil
+}
