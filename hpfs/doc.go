@@ -38,15 +38,31 @@
 // Rollback drops the overlay. The session is not durable by design: a crash before commit
 // returns to the last committed version.
 //
+// After a commit the session's tree is the new head, so the daemon keeps it (rebased: written
+// files read their new leaves from the store, changed directories search the new version) with
+// its inode numbers, and the next `rw begin` on that head reopens it. rw/ leaves the mount root
+// between sessions through an expire-only entry notification, which keeps the kernel's dentries,
+// attributes and page cache below it: a name the kernel looked up in one session is not looked
+// up again in the next. Rollback of a session that changed nothing keeps the tree too; any other
+// rollback, and a head moved by sync, drop it and every kernel entry under rw/. Nodes unlinked in
+// an ended session are dead (ESTALE), like everything in a session that ended. The expire-only
+// notification needs the daemon's own /dev/fuse descriptor (mounted directly, as root, kernel
+// 6.2+); without it every session starts from a fresh tree as before. Between sessions the
+// kernel may still answer a process whose cwd is inside rw/ from its cache: it sees the committed
+// content; anything that reaches the daemon gets ESTALE.
+//
 // # POSIX choices
 //
-//   - fsync, fdatasync and close in an rw session succeed once the data is in the session (every
-//     write reaches the daemon before it returns; there is no writeback cache) and fail with
-//     ESTALE once the session has ended. They do not make data survive a crash: only
-//     `hpfsd rw commit` does, and a commit's data is synced before it returns.
+//   - fsync and fdatasync in an rw session succeed once the data is in the session (every write
+//     reaches the daemon before it returns; there is no writeback cache) and fail with ESTALE
+//     once the session has ended. They do not make data survive a crash: only `hpfsd rw commit`
+//     does, and a commit's data is synced before it returns. close(2) has nothing to report (the
+//     daemon answers FLUSH with ENOSYS once, and the kernel stops sending it: a round trip less
+//     per close).
 //   - Timestamps are not part of the hashed state (they differ per node). In an rw session mtime
-//     follows writes and utimens; every entry of a committed version reports the version's
-//     commit time.
+//     follows writes and utimens and stays with the kept tree across commits; an entry first
+//     loaded from a version reports that version's commit time, as does every entry of a
+//     read-only view.
 //   - chown is EPERM (the tree has no owners); hard links are EPERM; mknod of anything but a
 //     regular file is EPERM; xattrs are disabled at mount, so the kernel answers ENOTSUP;
 //     fallocate beyond mode 0 is EOPNOTSUPP; rename supports RENAME_NOREPLACE and

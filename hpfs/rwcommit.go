@@ -71,6 +71,10 @@ func (s *rwSession) buildRoot(ov *Overlay, params merkle.Params) (merkle.Hash, e
 		files = append(files, fj)
 	}
 	hashLeaves(ov, jobs)
+	s.committed = s.committed[:0]
+	for _, fj := range files {
+		s.committed = append(s.committed, committedFile{n: fj.n, changed: fj.changed})
+	}
 	for _, fj := range files {
 		if err := ed.WriteFile(fj.path, fj.n.mode, fj.n.file.size, fj.changed); err != nil {
 			return merkle.Hash{}, fmt.Errorf("write %s: %w", fj.path, err)

@@ -80,6 +80,17 @@ func (s *scratch) unmap() {
 	}
 }
 
+// reset empties the scratch file for the next session on the same tree: slots start over at
+// offset 0 and the pages of the last session go back to the kernel.
+func (s *scratch) reset() error {
+	s.unmap()
+	s.next = 0
+	if err := s.f.Truncate(0); err != nil {
+		return fmt.Errorf("rw scratch reset: %w", err)
+	}
+	return nil
+}
+
 func (s *scratch) close() error {
 	s.unmap()
 	return s.f.Close()
