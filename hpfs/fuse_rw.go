@@ -41,6 +41,7 @@ var (
 	_ fs.NodeFlusher    = (*rwNode)(nil)
 	_ fs.NodeStatfser   = (*rwNode)(nil)
 	_ fs.NodeAllocater  = (*rwNode)(nil)
+	_ fs.NodeReleaser   = (*rwNode)(nil)
 )
 
 func (r *rwNode) newChild(ctx context.Context, c *ovNode, out *fuse.EntryOut) *fs.Inode {
@@ -114,7 +115,17 @@ func (r *rwNode) Setattr(ctx context.Context, f fs.FileHandle, in *fuse.SetAttrI
 		return syscall.EPERM
 	}
 	if sz, ok := in.GetSize(); ok {
-		if errno := r.s.truncate(r.n, sz); errno != 0 {
+		if r.n.kind == merkle.KindFile {
+			r.s.startWriter(r.n) // a truncate by path has no writable descriptor
+			errno := r.s.checkNode(r.n)
+			if errno == 0 {
+				errno = r.s.truncate(r.n, sz)
+			}
+			r.n.writers--
+			if errno != 0 {
+				return errno
+			}
+		} else if errno := r.s.truncate(r.n, sz); errno != 0 {
 			return errno
 		}
 	}
@@ -146,12 +157,21 @@ func (r *rwNode) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32,
 	if r.n.kind != merkle.KindFile {
 		return nil, 0, syscall.EISDIR
 	}
-	if flags&syscall.O_TRUNC != 0 && flags&syscall.O_ACCMODE != syscall.O_RDONLY {
+	if flags&syscall.O_ACCMODE == syscall.O_RDONLY {
+		return nil, fuse.FOPEN_KEEP_CACHE, 0
+	}
+	r.s.startWriter(r.n)
+	if errno := r.s.checkNode(r.n); errno != 0 { // startWriter may have waited
+		r.n.writers--
+		return nil, 0, errno
+	}
+	if flags&syscall.O_TRUNC != 0 {
 		if errno := r.s.truncate(r.n, 0); errno != 0 {
+			r.n.writers--
 			return nil, 0, errno
 		}
 	}
-	return nil, fuse.FOPEN_KEEP_CACHE, 0
+	return &writeHandle{n: r.n}, fuse.FOPEN_KEEP_CACHE, 0
 }
 
 // Create implements fs.NodeCreater.
@@ -167,14 +187,22 @@ func (r *rwNode) Create(ctx context.Context, name string, flags uint32, mode uin
 		if c, errno = r.s.child(r.n, name); errno == 0 && c.kind != merkle.KindFile {
 			errno = syscall.EISDIR
 		}
-		if errno == 0 && flags&syscall.O_TRUNC != 0 {
-			errno = r.s.truncate(c, 0)
+		if errno == 0 {
+			r.s.startWriter(c)
+			if errno = r.s.checkNode(r.n); errno == 0 && flags&syscall.O_TRUNC != 0 {
+				errno = r.s.truncate(c, 0)
+			}
+			if errno != 0 {
+				c.writers--
+			}
 		}
+	} else if errno == 0 {
+		c.writers++ // a new file: nothing of it can be in flight
 	}
 	if errno != 0 {
 		return nil, nil, 0, errno
 	}
-	return r.newChild(ctx, c, out), nil, fuse.FOPEN_KEEP_CACHE, 0
+	return r.newChild(ctx, c, out), &writeHandle{n: c}, fuse.FOPEN_KEEP_CACHE, 0
 }
 
 // Mkdir implements fs.NodeMkdirer.
@@ -275,16 +303,24 @@ func (r *rwNode) Rename(ctx context.Context, name string, newParent fs.InodeEmbe
 	return r.s.rename(r.n, name, np.n, newName, flags)
 }
 
-// Read implements fs.NodeReader.
+// Read implements fs.NodeReader. A read of an unchanged leaf also stores the rest of the leaf
+// in the kernel page cache (see rwpush.go).
 func (r *rwNode) Read(ctx context.Context, f fs.FileHandle, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
 	r.s.mu.Lock()
-	defer r.s.mu.Unlock()
 	if errno := r.s.checkNode(r.n); errno != 0 {
+		r.s.mu.Unlock()
 		return nil, errno
 	}
 	n, errno := r.s.read(r.n, dest, off)
 	if errno != 0 {
+		r.s.mu.Unlock()
 		return nil, errno
+	}
+	p, ok := r.s.planPush(r.n, off)
+	r.s.mu.Unlock()
+	if ok {
+		push(r.EmbeddedInode(), p, off, len(dest))
+		r.s.endPush(r.n)
 	}
 	return fuse.ReadResultData(dest[:n]), 0
 }

@@ -30,7 +30,9 @@ type ovNode struct {
 	count    uint64             // number of entries
 
 	// Regular files.
-	file *fileData
+	file    *fileData
+	writers int // open writable descriptors (and truncates in progress); see rwpush.go
+	pushing int // leaf pushes to the kernel page cache in flight; see rwpush.go
 
 	// Symlinks.
 	target    string
@@ -48,6 +50,7 @@ const scanThreshold = 16
 // operation takes mu; the overlay is the only mutable state, so rollback is dropping it.
 type rwSession struct {
 	mu       sync.Mutex
+	pushDone *sync.Cond       // on mu: a node's pushing dropped to 0
 	store    merkle.NodeStore // reads of the base tree
 	ls       uint64
 	base     merkle.Hash
@@ -117,6 +120,7 @@ func newRWSession(store merkle.NodeStore, params merkle.Params, base merkle.Hash
 	}
 	s := &rwSession{store: store, ls: uint64(params.LeafSize), base: base, baseTime: baseTime, inos: inos,
 		sc: sc, dirty: map[*ovNode]bool{}, touched: map[*ovNode]bool{}, now: time.Now}
+	s.pushDone = sync.NewCond(&s.mu)
 	s.root = s.nodeFromEntry(rootEntry)
 	s.root.name = ""
 	return s, nil
