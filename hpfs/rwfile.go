@@ -103,13 +103,55 @@ type slot struct {
 	off int64
 	n   uint64
 	hw  uint64
+	// ext lists the byte ranges ever written to the slot while they are few (maxExtents) and
+	// small in total; many is set (and ext dropped) past that. A slot with a short list is
+	// assembled at commit from those ranges alone (see slotBytes): a leaf dirtied by a 5-byte
+	// write costs a 5-byte read, not the page faults of 64 KiB of holes.
+	ext     []extent
+	extSize uint64
+	many    bool
 }
+
+// extent is a written byte range [at, at+n) of a slot.
+type extent struct{ at, n uint64 }
+
+// maxExtents and maxExtentBytes bound the ranges a slot lists before it is read whole.
+const (
+	maxExtents     = 16
+	maxExtentBytes = 16 << 10
+)
 
 func (s *scratch) write(sl *slot, data []byte, at uint64) error {
 	if _, err := s.f.WriteAt(data, sl.off+int64(at)); err != nil {
 		return fmt.Errorf("rw scratch write: %w", err)
 	}
+	if !sl.many {
+		if sl.extSize += uint64(len(data)); len(sl.ext) == maxExtents || sl.extSize > maxExtentBytes {
+			sl.ext, sl.many = nil, true
+		} else {
+			sl.ext = append(sl.ext, extent{at, uint64(len(data))})
+		}
+	}
 	return nil
+}
+
+// sparseInto fills buf (zeroed, the leaf's length) with the slot's bytes from its listed
+// extents, clipped to the slot's valid length; false when the slot is not listed (many).
+func (s *scratch) sparseInto(sl *slot, buf []byte) (bool, error) {
+	if sl.many {
+		return false, nil
+	}
+	valid := min(sl.n, uint64(len(buf)))
+	for _, e := range sl.ext {
+		if e.at >= valid {
+			continue
+		}
+		end := min(e.at+e.n, valid)
+		if _, err := s.f.ReadAt(buf[e.at:end], sl.off+int64(e.at)); err != nil {
+			return false, fmt.Errorf("rw scratch read: %w", err)
+		}
+	}
+	return true, nil
 }
 
 // read fills dest from the slot at offset at; bytes past the slot's length read as zero.
