@@ -1,6 +1,7 @@
 package hpfs
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"syscall"
@@ -135,6 +136,31 @@ func (s *scratch) write(sl *slot, data []byte, at uint64) error {
 	return nil
 }
 
+// nonzeroRuns returns the non-zero ranges of data at sparseBlock granularity when they fit a
+// slot's extent list (maxExtents ranges, maxExtentBytes bytes), and false otherwise.
+func nonzeroRuns(data []byte) ([]extent, bool) {
+	var runs []extent
+	total := uint64(0)
+	for off := 0; off < len(data); off += sparseBlock {
+		end := min(off+sparseBlock, len(data))
+		if bytes.Equal(data[off:end], zeroBlock[:end-off]) {
+			continue
+		}
+		if total += uint64(end - off); total > maxExtentBytes {
+			return nil, false
+		}
+		if k := len(runs); k > 0 && runs[k-1].at+runs[k-1].n == uint64(off) {
+			runs[k-1].n += uint64(end - off)
+			continue
+		}
+		if len(runs) == maxExtents-1 { // leave room for the write that materializes the leaf
+			return nil, false
+		}
+		runs = append(runs, extent{uint64(off), uint64(end - off)})
+	}
+	return runs, true
+}
+
 // sparseInto fills buf (zeroed, the leaf's length) with the slot's bytes from its listed
 // extents, clipped to the slot's valid length; false when the slot is not listed (many).
 func (s *scratch) sparseInto(sl *slot, buf []byte) (bool, error) {
@@ -254,7 +280,15 @@ func (f *fileData) materialize(store merkle.NodeStore, i uint64, keep uint64) er
 			return err
 		}
 		n := min(uint64(len(data)), keep)
-		if err := f.sc.write(sl, data[:n], 0); err != nil {
+		// A fresh slot reads as zero: copying only the non-zero runs of a mostly-zero base
+		// leaf keeps its extent list short, so the commit reads back those runs, not 64 KiB.
+		if runs, ok := nonzeroRuns(data[:n]); ok {
+			for _, r := range runs {
+				if err := f.sc.write(sl, data[r.at:r.at+r.n], r.at); err != nil {
+					return err
+				}
+			}
+		} else if err := f.sc.write(sl, data[:n], 0); err != nil {
 			return err
 		}
 		sl.n, sl.hw = n, n

@@ -185,3 +185,47 @@ func TestUnlinkedOpenFileIsStaleInNextSession(t *testing.T) {
 		t.Fatalf("unlinked file visible: %v", err)
 	}
 }
+
+// Small writes into leaves that are mostly zero in the base version: the commit assembles those
+// leaves from the few ranges written (the base leaf's non-zero runs and the new bytes), and a
+// shrink or grow in between must not expose stale bytes.
+func TestSmallWritesIntoSparseBaseLeavesCommitExactly(t *testing.T) {
+	d := startDaemon(t, t.TempDir(), 0)
+	const ls = 64 << 10
+	want := make([]byte, 3*ls+100)
+	for _, off := range []int{10, 5000, ls + 7, 2*ls + 60000, 3*ls + 50} {
+		copy(want[off:], "base-bytes")
+	}
+	mustBegin(t, d)
+	writeFile(t, d.path("rw", "state", "sparse"), want)
+	mustCommit(t, d)
+	for round := range 3 {
+		mustBegin(t, d)
+		f, err := os.OpenFile(d.path("rw", "state", "sparse"), os.O_RDWR, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, off := range []int{20 + round, ls + 3000*round, 2*ls + 1} {
+			if _, err := f.WriteAt([]byte("new"), int64(off)); err != nil {
+				t.Fatal(err)
+			}
+			copy(want[off:], "new")
+		}
+		if round == 1 {
+			// Shrink into leaf 1 and grow back: the cut bytes must read as zero.
+			if err := f.Truncate(ls + 2); err != nil {
+				t.Fatal(err)
+			}
+			if err := f.Truncate(int64(len(want))); err != nil {
+				t.Fatal(err)
+			}
+			clear(want[ls+2:])
+		}
+		if err := f.Close(); err != nil {
+			t.Fatal(err)
+		}
+		res := mustCommit(t, d)
+		equalBytes(t, "current after round", readFile(t, d.path("current", "state", "sparse")), want)
+		checkScratch(t, d.path("current"), res.Version.Root)
+	}
+}
