@@ -59,6 +59,9 @@ type Daemon struct {
 	root  *mountRoot
 	files *fileCache
 	done  chan struct{} // closed when the FUSE server has exited
+	// pushes are the rw sessions' page-cache pushes in flight (rwpush.go); Close waits for
+	// them before unmounting.
+	pushes sync.WaitGroup
 
 	conn  *fuseConn // nil: mounted by fusermount or the kernel lacks expire-only notifications
 	ownFd bool      // mounted by mountOwnFd: Close unmounts itself
@@ -213,6 +216,7 @@ func (d *Daemon) Close() error {
 		delete(d.ro, name)
 	}
 	d.mu.Unlock()
+	d.pushes.Wait()
 	var err error
 	if d.srv != nil {
 		if uerr := d.unmount(); uerr != nil {
@@ -296,6 +300,7 @@ func (d *Daemon) BeginRW() (Version, error) {
 		d.retire(RWView, stale)
 		return Version{}, fmt.Errorf("rw begin: %w", err)
 	}
+	s.pushes = &d.pushes
 	rn := &rwNode{v: d.view, s: s, n: s.root}
 	in := d.root.NewPersistentInode(context.Background(), rn, fs.StableAttr{Mode: syscall.S_IFDIR, Ino: s.root.ino})
 	d.root.AddChild(RWView, in, true)

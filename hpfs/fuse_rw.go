@@ -304,7 +304,7 @@ func (r *rwNode) Rename(ctx context.Context, name string, newParent fs.InodeEmbe
 }
 
 // Read implements fs.NodeReader. A read of an unchanged leaf also stores the rest of the leaf
-// in the kernel page cache (see rwpush.go).
+// in the kernel page cache, after this reply (see rwpush.go).
 func (r *rwNode) Read(ctx context.Context, f fs.FileHandle, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
 	r.s.mu.Lock()
 	if errno := r.s.checkNode(r.n); errno != 0 {
@@ -319,8 +319,7 @@ func (r *rwNode) Read(ctx context.Context, f fs.FileHandle, dest []byte, off int
 	p, ok := r.s.planPush(r.n, off)
 	r.s.mu.Unlock()
 	if ok {
-		push(r.EmbeddedInode(), p, off, len(dest))
-		r.s.endPush(r.n)
+		r.s.startPush(r.EmbeddedInode(), r.n, p, off, len(dest))
 	}
 	return fuse.ReadResultData(dest[:n]), 0
 }

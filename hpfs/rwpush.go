@@ -61,7 +61,28 @@ func (s *rwSession) planPush(n *ovNode, off int64) (leafPush, bool) {
 		return leafPush{}, false
 	}
 	n.pushing++
+	if s.pushes != nil {
+		// Counted under mu: Daemon.Close ends the session under mu before it waits, so no
+		// push is added to the group once the wait may have begun.
+		s.pushes.Add(1)
+	}
 	return leafPush{off: int64(i * s.ls), data: data}, true
+}
+
+// startPush runs a planned push off the read's reply path, on a goroutine owned by the
+// session's pushes group (planPush counted it; the Daemon waits for the group before
+// unmounting); without a group (a session used outside a Daemon) it runs inline.
+func (s *rwSession) startPush(in *fs.Inode, n *ovNode, p leafPush, skipOff int64, skipLen int) {
+	if s.pushes == nil {
+		push(in, p, skipOff, skipLen)
+		s.endPush(n)
+		return
+	}
+	go func() {
+		defer s.pushes.Done()
+		push(in, p, skipOff, skipLen)
+		s.endPush(n)
+	}()
 }
 
 func (s *rwSession) endPush(n *ovNode) {

@@ -51,6 +51,7 @@ const scanThreshold = 16
 type rwSession struct {
 	mu       sync.Mutex
 	pushDone *sync.Cond       // on mu: a node's pushing dropped to 0
+	pushes   *sync.WaitGroup  // the Daemon's group of push goroutines; nil: push inline
 	store    merkle.NodeStore // reads of the base tree
 	ls       uint64
 	base     merkle.Hash
