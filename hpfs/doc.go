@@ -30,7 +30,9 @@
 //
 // The rw session is an overlay over the head: nodes are loaded lazily by name and kept in memory,
 // writes land in leaf-sized slots of an unlinked scratch file under the store directory (leaf
-// size 64 KiB, merkle.DefaultParams) and mark those leaves dirty, and tree edits (mkdir, create,
+// size 64 KiB, merkle.DefaultParams) and mark those leaves dirty (a slot remembers the few
+// ranges written to it, so commit reads back a leaf dirtied by a 5-byte write as those 5 bytes
+// and zeros, not as 64 KiB of file holes), and tree edits (mkdir, create,
 // symlink, chmod, remove, rename) are recorded in order. Commit maps the scratch file and hashes
 // and stores leaves straight from the mapping. Commit replays the
 // edits through merkle.Editor, hashes only the dirty leaves in parallel across cores, writes the
@@ -70,8 +72,15 @@
 //   - The tree root of a view holds only state/ (which cannot be removed or renamed) and the
 //     regular file patch.cfg; creating anything else there is EPERM.
 //   - Read-only views and rw files keep the kernel page cache across opens (content only changes
-//     through the mount or not at all); entry, attribute and negative caches last one minute and
-//     views are replaced, not mutated, on commit and rollback.
+//     through the mount or not at all); entry, attribute and negative caches last one minute.
+//     Read-only views are replaced, not mutated, on commit; the rw tree is kept across a commit
+//     (it is the new version) and dropped with every kernel entry under rw/ on a rollback that
+//     changed anything (see Sessions and views).
+//   - A read of an rw leaf unchanged in the session also stores the rest of that leaf in the
+//     kernel page cache (FUSE_NOTIFY_STORE, after the reply): the kernel does no readahead for
+//     random reads, and the daemon has decoded the leaf anyway. It happens only while no
+//     descriptor of the file is open for writing; a writable open or a truncate first waits for
+//     the pushes in flight, so a stored page is never older than the file (rwpush.go).
 //   - Opens in read-only views use kernel passthrough: the file is materialized once, by file
 //     hash, under <store>/cache (scratch, bounded to 1 GiB, emptied at start) and the kernel
 //     reads that fd directly. Opens in the rw session never use passthrough: the daemon must
