@@ -16,8 +16,11 @@ type leafJob struct {
 	sc   *scratch
 	sl   *slot
 	n    uint64
-	out  map[uint64]merkle.Hash
-	mu   *sync.Mutex
+	// dense: the ranges cover at least half the leaf, so it will likely be stored raw and is
+	// read into its own buffer rather than the worker's.
+	dense bool
+	out   map[uint64]merkle.Hash
+	mu    *sync.Mutex
 }
 
 // buildRoot replays the session's edits on the base tree and returns the new root. New objects
@@ -66,8 +69,11 @@ func (s *rwSession) buildRoot(ov *Overlay, params merkle.Params) (merkle.Hash, e
 			}
 		}
 		for i, sl := range f.dirty {
-			if !sl.many {
-				jobs = append(jobs, leafJob{idx: i, sc: s.sc, sl: sl, n: f.leafLen(i, s.ls), out: fj.changed, mu: mu})
+			// A slot still in memory is assembled from its writes (a small file written whole,
+			// or a few bytes in holes): no page fault on the mapping, no read.
+			if want := f.leafLen(i, s.ls); !sl.many {
+				jobs = append(jobs, leafJob{idx: i, sc: s.sc, sl: sl, n: want, dense: sl.extSize*2 >= want,
+					out: fj.changed, mu: mu})
 				continue
 			}
 			data, err := f.leafBytes(i, s.ls)
@@ -139,8 +145,14 @@ func hashLeaves(ov *Overlay, jobs []leafJob, ls uint64) error {
 			j := jobs[i]
 			data, owned := j.data, true
 			if data == nil {
-				data, owned = buf[:j.n], false
-				clear(data)
+				if whole, ok := j.sl.whole(j.n); ok {
+					data = whole // immutable while the session is locked for the commit
+				} else if j.dense {
+					data = make([]byte, j.n)
+				} else {
+					data, owned = buf[:j.n], false
+					clear(data)
+				}
 				if _, err := j.sc.sparseInto(j.sl, data); err != nil {
 					errs[w] = err
 					return
