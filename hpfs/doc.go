@@ -29,12 +29,13 @@
 // root hash). Each view holds state/ and patch.cfg. Writes to read-only views get EROFS.
 //
 // The rw session is an overlay over the head: nodes are loaded lazily by name and kept in memory,
-// writes land in leaf-sized slots of an unlinked scratch file under the store directory (leaf
-// size 64 KiB, merkle.DefaultParams) and mark those leaves dirty (a slot remembers the few
-// ranges written to it, so commit reads back a leaf dirtied by a 5-byte write as those 5 bytes
-// and zeros, not as 64 KiB of file holes), and tree edits (mkdir, create,
+// writes mark leaves dirty (leaf size 64 KiB, merkle.DefaultParams) and land in one slot per
+// dirty leaf: in memory, as the list of writes made to it, while they are at most 16 writes and
+// 16 KiB (64 MiB per session), then in the leaf's own place in an unlinked scratch file under
+// the store directory. A small file or a 5-byte write into a hole thus costs no system call,
+// and commit assembles that leaf from its writes and zeros. Tree edits (mkdir, create,
 // symlink, chmod, remove, rename) are recorded in order. Commit maps the scratch file and hashes
-// and stores leaves straight from the mapping. Commit replays the
+// and stores spilled leaves straight from the mapping. Commit replays the
 // edits through merkle.Editor, hashes only the dirty leaves in parallel across cores, writes the
 // changed files' leaf lists, and stores the result in one synced batch; the session then ends.
 // Rollback drops the overlay. The session is not durable by design: a crash before commit
