@@ -43,6 +43,10 @@ type DaemonOptions struct {
 	// a long timeout is safe. 0 means one minute.
 	CacheTimeout time.Duration
 	Debug        bool // log every FUSE request
+	// PlainMount mounts through go-fuse's usual path even as root, without the daemon's own
+	// /dev/fuse descriptor: rw/ then starts every session from a fresh tree (what a non-root
+	// daemon or an old kernel gets). For tests of that path.
+	PlainMount bool
 	// FuseLog receives the Debug lines (one per request and reply); nil means go-fuse's default
 	// logger (stderr). fsbench counts FUSE operations per workload through it.
 	FuseLog *log.Logger
@@ -161,9 +165,14 @@ func (d *Daemon) mount() error {
 		UID:             d.view.uid,
 		GID:             d.view.gid,
 	}
-	srv, conn, own, err := mountOwnFd(dir, d.root, fsopts)
-	if err != nil {
-		return err
+	var srv *fuse.Server
+	var conn *fuseConn
+	var own bool
+	var err error
+	if !d.opts.PlainMount {
+		if srv, conn, own, err = mountOwnFd(dir, d.root, fsopts); err != nil {
+			return err
+		}
 	}
 	if !own {
 		if srv, err = fs.Mount(dir, d.root, fsopts); err != nil {

@@ -3,6 +3,7 @@ package hpfs
 import (
 	"errors"
 	"os"
+	"path/filepath"
 	"syscall"
 	"testing"
 
@@ -12,6 +13,62 @@ import (
 // The rw tree (and so the kernel's dentries, attributes and pages under rw/) is kept from one
 // session to the next; these tests catch a stale name, size or page after commit, rollback or
 // a head that moved.
+
+// TestPlainMountStartsEverySessionFresh runs the session round trips of this file on a mount
+// without expire-only notifications (a non-root daemon's): correct, just without kept inodes.
+func TestPlainMountStartsEverySessionFresh(t *testing.T) {
+	d, err := StartDaemon(DaemonOptions{Store: StoreOptions{Dir: t.TempDir(), Logger: quietLog()},
+		MountDir: filepath.Join(t.TempDir(), "mnt"), PlainMount: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if d.conn != nil {
+		t.Fatal("plain mount has the daemon's own connection")
+	}
+	mustBegin(t, d)
+	writeFile(t, d.path("rw", "state", "f"), []byte("one"))
+	mustCommit(t, d)
+	mustBegin(t, d)
+	equalBytes(t, "f in session 2", readFile(t, d.path("rw", "state", "f")), []byte("one"))
+	writeFile(t, d.path("rw", "state", "f"), []byte("changed"))
+	if err := d.RollbackRW(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(d.path("rw")); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("rw/ between sessions: %v, want not exist", err)
+	}
+	mustBegin(t, d)
+	equalBytes(t, "f after rollback", readFile(t, d.path("rw", "state", "f")), []byte("one"))
+	writeFile(t, d.path("rw", "state", "f"), []byte("two!!"))
+	mustCommit(t, d)
+	mustBegin(t, d)
+	equalBytes(t, "f in session 4", readFile(t, d.path("rw", "state", "f")), []byte("two!!"))
+}
+
+// TestOwnMountKeepsTreeAcrossCommit checks that the kept-tree path is the one the other tests
+// of this file exercise (root, kernel 6.2+): otherwise they would pass on the fallback alone.
+func TestOwnMountKeepsTreeAcrossCommit(t *testing.T) {
+	d := startDaemon(t, t.TempDir(), 0)
+	if d.conn == nil {
+		t.Fatal("the daemon has no connection of its own (needs root and kernel 6.2+)")
+	}
+	mustBegin(t, d)
+	writeFile(t, d.path("rw", "state", "f"), []byte("one"))
+	ino := func() uint64 {
+		var st syscall.Stat_t
+		if err := syscall.Stat(d.path("rw", "state", "f"), &st); err != nil {
+			t.Fatal(err)
+		}
+		return st.Ino
+	}
+	before := ino()
+	mustCommit(t, d)
+	mustBegin(t, d)
+	if after := ino(); after != before {
+		t.Fatalf("inode of an unchanged file moved across commit: %d -> %d", before, after)
+	}
+}
 
 func statSize(t *testing.T, path string) int64 {
 	t.Helper()
