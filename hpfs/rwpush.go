@@ -26,11 +26,18 @@ import (
 // writer count the open started.
 type writeHandle struct{ n *ovNode }
 
-// leafPush is one leaf's bytes to store in the kernel page cache at off.
+// leafPush is one leaf to store in the kernel page cache: its n bytes at off, read from the
+// store by hash (leaves are immutable) on the push goroutine.
 type leafPush struct {
-	off  int64
-	data []byte // immutable (a stored leaf)
+	off int64
+	h   merkle.Hash
+	n   uint64
 }
+
+// pushWindow is how many leaves (an aligned group) a read's push covers: 256 KiB, so random
+// page reads of a database file warm its cache 64 pages at a time, while a sequential reader
+// is served by the kernel's own readahead anyway.
+const pushWindow = 4
 
 // startWriter counts a writer of n and waits for pushes in flight. The caller holds s.mu; the
 // wait releases it, so the caller must re-check the session afterwards.
@@ -41,24 +48,28 @@ func (s *rwSession) startWriter(n *ovNode) {
 	}
 }
 
-// planPush returns the leaf holding off when it may be pushed (see above), counting the push
-// in flight; the caller runs it without s.mu and then calls endPush. The caller holds s.mu.
-func (s *rwSession) planPush(n *ovNode, off int64) (leafPush, bool) {
+// planPush returns the leaves of off's window that may be pushed (see above), counting the push
+// in flight; the caller runs it without s.mu (startPush). The caller holds s.mu.
+func (s *rwSession) planPush(n *ovNode, off int64) ([]leafPush, bool) {
 	if n.kind != merkle.KindFile || n.writers > 0 || off < 0 {
-		return leafPush{}, false
+		return nil, false
 	}
 	f := n.file
-	i := uint64(off) / s.ls
-	if _, dirty := f.dirty[i]; dirty || i >= f.baseValid {
-		return leafPush{}, false
+	if !f.loaded {
+		return nil, false
 	}
-	data, err := f.baseLeaf(s.store, i)
-	if err != nil {
-		return leafPush{}, false
+	g := uint64(off) / s.ls / pushWindow * pushWindow
+	var ps []leafPush
+	for i := g; i < g+pushWindow && i < f.baseValid && i < uint64(len(f.baseLeaves)); i++ {
+		if _, dirty := f.dirty[i]; dirty {
+			continue
+		}
+		if l := f.leafLen(i, s.ls); l > 0 {
+			ps = append(ps, leafPush{off: int64(i * s.ls), h: f.baseLeaves[i], n: l})
+		}
 	}
-	data = data[:min(uint64(len(data)), f.leafLen(i, s.ls))]
-	if len(data) == 0 {
-		return leafPush{}, false
+	if len(ps) == 0 {
+		return nil, false
 	}
 	n.pushing++
 	if s.pushes != nil {
@@ -66,22 +77,30 @@ func (s *rwSession) planPush(n *ovNode, off int64) (leafPush, bool) {
 		// push is added to the group once the wait may have begun.
 		s.pushes.Add(1)
 	}
-	return leafPush{off: int64(i * s.ls), data: data}, true
+	return ps, true
 }
 
 // startPush runs a planned push off the read's reply path, on a goroutine owned by the
 // session's pushes group (planPush counted it; the Daemon waits for the group before
 // unmounting); without a group (a session used outside a Daemon) it runs inline.
-func (s *rwSession) startPush(in *fs.Inode, n *ovNode, p leafPush, skipOff int64, skipLen int) {
-	if s.pushes == nil {
-		push(in, p, skipOff, skipLen)
+func (s *rwSession) startPush(in *fs.Inode, n *ovNode, ps []leafPush, skipOff int64, skipLen int) {
+	run := func() {
+		for _, p := range ps {
+			data, err := s.store.GetLeaf(p.h)
+			if err != nil {
+				continue // a push is an optimization: the kernel will ask for these pages
+			}
+			push(in, p.off, data[:min(uint64(len(data)), p.n)], skipOff, skipLen)
+		}
 		s.endPush(n)
+	}
+	if s.pushes == nil {
+		run()
 		return
 	}
 	go func() {
 		defer s.pushes.Done()
-		push(in, p, skipOff, skipLen)
-		s.endPush(n)
+		run()
 	}()
 }
 
@@ -94,19 +113,22 @@ func (s *rwSession) endPush(n *ovNode) {
 	s.mu.Unlock()
 }
 
-// push stores p in the kernel page cache of in, except the pages [skipOff, skipOff+skipLen)
-// of the read being answered.
-func push(in *fs.Inode, p leafPush, skipOff int64, skipLen int) {
+// push stores data, the bytes of the file at off, in the kernel page cache of in, except the
+// pages [skipOff, skipOff+skipLen) of the read being answered.
+func push(in *fs.Inode, off int64, data []byte, skipOff int64, skipLen int) {
 	const page = 4096
 	lo := skipOff &^ (page - 1)
 	hi := (skipOff + int64(skipLen) + page - 1) &^ (page - 1)
-	end := p.off + int64(len(p.data))
-	if lo > p.off {
-		_ = in.WriteCache(p.off, p.data[:min(lo, end)-p.off])
+	end := off + int64(len(data))
+	if lo >= end || hi <= off { // the read is elsewhere
+		_ = in.WriteCache(off, data)
+		return
+	}
+	if lo > off {
+		_ = in.WriteCache(off, data[:lo-off])
 	}
 	if hi < end {
-		start := max(hi, p.off)
-		_ = in.WriteCache(start, p.data[start-p.off:])
+		_ = in.WriteCache(hi, data[hi-off:])
 	}
 }
 
