@@ -77,9 +77,9 @@
 //     Read-only views are replaced, not mutated, on commit; the rw tree is kept across a commit
 //     (it is the new version) and dropped with every kernel entry under rw/ on a rollback that
 //     changed anything (see Sessions and views).
-//   - A read of an rw leaf unchanged in the session also stores the rest of that leaf in the
-//     kernel page cache (FUSE_NOTIFY_STORE, after the reply): the kernel does no readahead for
-//     random reads, and the daemon has decoded the leaf anyway. It happens only while no
+//   - A read of an rw leaf unchanged in the session also stores the clean leaves of its aligned
+//     256 KiB window in the kernel page cache (FUSE_NOTIFY_STORE, after the reply): the kernel
+//     does no readahead for random reads (a database's page reads). It happens only while no
 //     descriptor of the file is open for writing; a writable open or a truncate first waits for
 //     the pushes in flight, so a stored page is never older than the file (rwpush.go).
 //   - Opens in read-only views use kernel passthrough: the file is materialized once, by file

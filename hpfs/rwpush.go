@@ -9,10 +9,11 @@ import (
 	"github.com/hpfs/hpnode/merkle"
 )
 
-// Reads of unchanged leaves in the rw session fill the kernel page cache with the whole leaf
-// (FUSE_NOTIFY_STORE), not only the pages asked for: the daemon decoded the leaf anyway, and a
-// 4 KiB random read would otherwise cost a round trip per page (the kernel does no readahead for
-// random reads). The kernel then serves the other pages of that leaf itself.
+// A read of an unchanged leaf in the rw session fills the kernel page cache with the clean
+// leaves of its aligned window (pushWindow leaves, FUSE_NOTIFY_STORE), not only the pages asked
+// for: a 4 KiB random read would otherwise cost a round trip per page (the kernel does no
+// readahead for random reads). The kernel then serves the other pages itself. The push runs
+// after the reply, on a goroutine.
 //
 // A stored page must never be older than what the file holds, so a leaf is pushed only while no
 // descriptor of the file is open for writing (writers == 0) and the leaf is clean in this
