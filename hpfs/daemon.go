@@ -373,7 +373,7 @@ func (d *Daemon) CommitRW() (CommitResult, error) {
 		}
 	}
 	s.end()
-	if !keep {
+	if keep = keep && !s.sc.closed; !keep {
 		s.release()
 	}
 	s.mu.Unlock()
@@ -408,7 +408,7 @@ func (d *Daemon) RollbackRW() error {
 	// A session that changed nothing still is the head: keep its tree like a commit does.
 	keep := d.conn != nil && !s.mutated && s.nodes <= maxKeptNodes
 	s.end()
-	if !keep {
+	if keep = keep && !s.sc.closed; !keep {
 		s.release()
 	}
 	s.mu.Unlock()

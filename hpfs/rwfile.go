@@ -11,9 +11,9 @@ import (
 	"github.com/hpfs/hpnode/merkle"
 )
 
-// scratch holds the dirty leaf bytes of an rw session in an unlinked file, one leaf-sized slot
-// per dirty leaf: writes go to the kernel page cache (as a loopback's would) instead of freshly
-// faulted Go heap, and a crash leaves nothing behind. It is not synced: the session is not
+// scratch holds the dirty leaf bytes of an rw session: small ones in memory (see slot), the rest
+// in an unlinked file, one leaf-sized place per spilled leaf: writes go to the kernel page cache
+// (as a loopback's would) instead of freshly faulted Go heap, and a crash leaves nothing behind. It is not synced: the session is not
 // durable by design, only a commit is.
 type scratch struct {
 	f    *os.File
@@ -23,6 +23,7 @@ type scratch struct {
 	// memLimit bounds mem (maxMemBytes; tests lower it to exercise spilling).
 	memLimit uint64
 	m        []byte // read-only mapping of [0, next) made at commit; nil otherwise
+	closed   bool   // the file is closed: a tree whose scratch is closed is not kept
 }
 
 func newScratch(dir string, ls uint64) (*scratch, error) {
@@ -96,6 +97,10 @@ func (s *scratch) reset() error {
 
 func (s *scratch) close() error {
 	s.unmap()
+	if s.closed {
+		return nil
+	}
+	s.closed = true
 	return s.f.Close()
 }
 

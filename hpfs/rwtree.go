@@ -256,7 +256,7 @@ func (s *rwSession) end() {
 	}
 	s.closed = true
 	if err := s.sc.reset(); err != nil {
-		s.sc.close() // a scratch that cannot be emptied is not reused: reopen makes a new one
+		s.sc.close() // a scratch that cannot be emptied is not reused: the tree is not kept
 	}
 }
 
