@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -42,6 +43,13 @@ type DaemonOptions struct {
 	// a long timeout is safe. 0 means one minute.
 	CacheTimeout time.Duration
 	Debug        bool // log every FUSE request
+	// PlainMount mounts through go-fuse's usual path even as root, without the daemon's own
+	// /dev/fuse descriptor: rw/ then starts every session from a fresh tree (what a non-root
+	// daemon or an old kernel gets). For tests of that path.
+	PlainMount bool
+	// FuseLog receives the Debug lines (one per request and reply); nil means go-fuse's default
+	// logger (stderr). fsbench counts FUSE operations per workload through it.
+	FuseLog *log.Logger
 }
 
 // Daemon owns one store and its FUSE mount: the views, the sessions and the sync applier.
@@ -55,13 +63,24 @@ type Daemon struct {
 	root  *mountRoot
 	files *fileCache
 	done  chan struct{} // closed when the FUSE server has exited
+	// pushes are the rw sessions' page-cache pushes in flight (rwpush.go); Close waits for
+	// them before unmounting.
+	pushes sync.WaitGroup
 
-	mu      sync.Mutex // guards the fields below and orders session changes
-	rw      *rwSession
-	rwNode  *fs.Inode
-	current *fs.Inode
-	ro      map[string]*roSession
-	sync    *syncState
+	conn  *fuseConn // nil: mounted by fusermount or the kernel lacks expire-only notifications
+	ownFd bool      // mounted by mountOwnFd: Close unmounts itself
+
+	mu     sync.Mutex // guards the fields below and orders session changes
+	rw     *rwSession // the open rw session, nil between sessions
+	rwNode *fs.Inode
+	// idle is the tree of the last rw session, kept after its commit (or a rollback that changed
+	// nothing) with its inodes: it is exactly the head version, so the next BeginRW on that head
+	// reopens it and the kernel keeps every name, attribute and cached page under rw/.
+	idle     *rwSession
+	idleNode *fs.Inode
+	current  *fs.Inode
+	ro       map[string]*roSession
+	sync     *syncState
 }
 
 type roSession struct {
@@ -138,6 +157,7 @@ func (d *Daemon) mount() error {
 			AllowOther:    os.Geteuid() == 0,
 			Options:       []string{"default_permissions"},
 			Debug:         d.opts.Debug,
+			Logger:        d.opts.FuseLog,
 		},
 		EntryTimeout:    &timeout,
 		AttrTimeout:     &timeout,
@@ -145,11 +165,21 @@ func (d *Daemon) mount() error {
 		UID:             d.view.uid,
 		GID:             d.view.gid,
 	}
-	srv, err := fs.Mount(dir, d.root, fsopts)
-	if err != nil {
-		return fmt.Errorf("mount %s: %w", dir, err)
+	var srv *fuse.Server
+	var conn *fuseConn
+	var own bool
+	var err error
+	if !d.opts.PlainMount {
+		if srv, conn, own, err = mountOwnFd(dir, d.root, fsopts); err != nil {
+			return err
+		}
 	}
-	d.srv = srv
+	if !own {
+		if srv, err = fs.Mount(dir, d.root, fsopts); err != nil {
+			return fmt.Errorf("mount %s: %w", dir, err)
+		}
+	}
+	d.srv, d.conn, d.ownFd = srv, conn, own
 	d.done = make(chan struct{})
 	go func() { // owned by the Daemon: Close waits for it
 		srv.Wait()
@@ -181,25 +211,30 @@ func (d *Daemon) MountDir() string { return d.opts.MountDir }
 // crash would.
 func (d *Daemon) Close() error {
 	d.mu.Lock()
-	if d.rw != nil {
-		d.rw.mu.Lock()
-		d.rw.end()
-		d.rw.mu.Unlock()
-		d.rw = nil
+	for _, s := range []*rwSession{d.rw, d.idle} {
+		if s != nil {
+			s.mu.Lock()
+			s.end()
+			s.release()
+			s.mu.Unlock()
+		}
 	}
+	d.rw, d.idle = nil, nil
 	for name, s := range d.ro {
 		s.unpin()
 		delete(d.ro, name)
 	}
 	d.mu.Unlock()
+	d.pushes.Wait()
 	var err error
 	if d.srv != nil {
-		if uerr := d.srv.Unmount(); uerr != nil {
+		if uerr := d.unmount(); uerr != nil {
 			d.log.Warn("unmount failed, detaching", "mount", d.opts.MountDir, "err", uerr)
 			err = CleanStaleMount(d.opts.MountDir)
 		}
 		<-d.done
 	}
+	d.conn.close()
 	if cerr := d.store.Close(); err == nil {
 		err = cerr
 	}
@@ -207,6 +242,25 @@ func (d *Daemon) Close() error {
 		err = rerr
 	}
 	return err
+}
+
+// unmount detaches the mount: go-fuse cannot unmount a connection it was handed as /dev/fd/N,
+// so a mount made by mountOwnFd is unmounted here (the serve loop then ends on ENODEV).
+func (d *Daemon) unmount() error {
+	if !d.ownFd {
+		return d.srv.Unmount()
+	}
+	var err error
+	for try := range 5 {
+		if err = unix.Unmount(d.opts.MountDir, 0); err == nil || !errors.Is(err, unix.EBUSY) {
+			break
+		}
+		time.Sleep(time.Duration(try+1) * 5 * time.Millisecond) // the kernel may still hold a closing file
+	}
+	if err != nil {
+		return fmt.Errorf("unmount %s: %w", d.opts.MountDir, err)
+	}
+	return nil
 }
 
 // notify tells the kernel that a name in the mount root changed. It must run without d.mu held:
@@ -218,7 +272,9 @@ func (d *Daemon) notify(name string) {
 }
 
 // BeginRW opens the read-write session on the head version and shows it at <mount>/rw. It is
-// O(1): nothing is loaded until the first lookup.
+// O(1): nothing is loaded until the first lookup. When the last session's tree is still the head
+// (it was committed, or rolled back unchanged), that tree is reopened with its inodes, so the
+// kernel's cached names, attributes and pages under rw/ stay valid.
 func (d *Daemon) BeginRW() (Version, error) {
 	d.mu.Lock()
 	if d.rw != nil {
@@ -226,19 +282,57 @@ func (d *Daemon) BeginRW() (Version, error) {
 		return Version{}, ErrSessionOpen
 	}
 	head := d.store.Head()
+	var stale *fs.Inode
+	if d.idle != nil && d.idle.base == head.Root {
+		s, in := d.idle, d.idleNode
+		d.idle, d.idleNode = nil, nil
+		s.mu.Lock()
+		s.reopen()
+		s.mu.Unlock()
+		d.root.AddChild(RWView, in, true)
+		d.rw, d.rwNode = s, in
+		d.mu.Unlock()
+		d.expire(RWView)
+		d.log.Info("rw begin", "base", hex8(head.Root), "seq", head.Seq, "tree", "kept")
+		return head, nil
+	}
+	if d.idle != nil { // the head moved under it (a sync applied a version)
+		d.idle.mu.Lock()
+		d.idle.release()
+		d.idle.mu.Unlock()
+		stale = d.idleNode
+		d.idle, d.idleNode = nil, nil
+	}
 	s, err := newRWSession(d.store, d.store.Params(), head.Root, head.Time, &d.inos, d.opts.Store.Dir)
 	if err != nil {
 		d.mu.Unlock()
+		d.retire(RWView, stale)
 		return Version{}, fmt.Errorf("rw begin: %w", err)
 	}
+	s.pushes = &d.pushes
 	rn := &rwNode{v: d.view, s: s, n: s.root}
 	in := d.root.NewPersistentInode(context.Background(), rn, fs.StableAttr{Mode: syscall.S_IFDIR, Ino: s.root.ino})
 	d.root.AddChild(RWView, in, true)
 	d.rw, d.rwNode = s, in
 	d.mu.Unlock()
+	d.retire(RWView, stale)
 	d.notify(RWView)
 	d.log.Info("rw begin", "base", hex8(head.Root), "seq", head.Seq)
 	return head, nil
+}
+
+// expire tells the kernel a name in the mount root must be looked up again, keeping what is
+// cached below it (see fuseConn.expireEntry); without the daemon's own connection it drops the
+// name and everything below, which is slower but as correct. It must run without d.mu held.
+func (d *Daemon) expire(name string) {
+	if d.conn == nil {
+		d.notify(name)
+		return
+	}
+	if err := d.conn.expireEntry(name); err != nil {
+		d.log.Warn("expire entry failed, invalidating", "name", name, "err", err)
+		d.notify(name)
+	}
 }
 
 // CommitResult is what a commit produced.
@@ -270,13 +364,31 @@ func (d *Daemon) CommitRW() (CommitResult, error) {
 		d.mu.Unlock()
 		return CommitResult{}, fmt.Errorf("rw commit: %w", err)
 	}
+	// The session's tree now is the new head: keep it for the next session (see BeginRW).
+	keep := d.conn != nil && s.nodes <= maxKeptNodes
+	if keep {
+		if rerr := s.rebase(v.Root, v.Time); rerr != nil {
+			d.log.Warn("rw tree not kept after commit", "err", rerr)
+			keep = false
+		}
+	}
 	s.end()
+	if keep = keep && !s.sc.closed; !keep {
+		s.release()
+	}
 	s.mu.Unlock()
 	old := d.endRWLocked()
+	if keep {
+		d.idle, d.idleNode = s, old
+	}
 	d.current = d.newROInode(v)
 	d.root.AddChild(CurrentView, d.current, true)
 	d.mu.Unlock()
-	d.retire(RWView, old)
+	if keep {
+		d.expire(RWView)
+	} else {
+		d.retire(RWView, old)
+	}
 	d.notify(CurrentView)
 	res, err := RootHashes(d.store, v.Root)
 	res.Version = v
@@ -293,11 +405,23 @@ func (d *Daemon) RollbackRW() error {
 		return ErrNoSession
 	}
 	s.mu.Lock()
+	// A session that changed nothing still is the head: keep its tree like a commit does.
+	keep := d.conn != nil && !s.mutated && s.nodes <= maxKeptNodes
 	s.end()
+	if keep = keep && !s.sc.closed; !keep {
+		s.release()
+	}
 	s.mu.Unlock()
 	old := d.endRWLocked()
+	if keep {
+		d.idle, d.idleNode = s, old
+	}
 	d.mu.Unlock()
-	d.retire(RWView, old)
+	if keep {
+		d.expire(RWView)
+	} else {
+		d.retire(RWView, old)
+	}
 	d.log.Info("rw rollback", "base", hex8(s.base))
 	return nil
 }

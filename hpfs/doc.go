@@ -29,24 +29,43 @@
 // root hash). Each view holds state/ and patch.cfg. Writes to read-only views get EROFS.
 //
 // The rw session is an overlay over the head: nodes are loaded lazily by name and kept in memory,
-// writes land in leaf-sized slots of an unlinked scratch file under the store directory (leaf
-// size 64 KiB, merkle.DefaultParams) and mark those leaves dirty, and tree edits (mkdir, create,
+// writes mark leaves dirty (leaf size 64 KiB, merkle.DefaultParams) and land in one slot per
+// dirty leaf: in memory, as the list of writes made to it, while they are at most 16 writes and
+// 16 KiB (64 MiB per session), then in the leaf's own place in an unlinked scratch file under
+// the store directory. A small file or a 5-byte write into a hole thus costs no system call,
+// and commit assembles that leaf from its writes and zeros. Tree edits (mkdir, create,
 // symlink, chmod, remove, rename) are recorded in order. Commit maps the scratch file and hashes
-// and stores leaves straight from the mapping. Commit replays the
+// and stores spilled leaves straight from the mapping. Commit replays the
 // edits through merkle.Editor, hashes only the dirty leaves in parallel across cores, writes the
 // changed files' leaf lists, and stores the result in one synced batch; the session then ends.
 // Rollback drops the overlay. The session is not durable by design: a crash before commit
 // returns to the last committed version.
 //
+// After a commit the session's tree is the new head, so the daemon keeps it (rebased: written
+// files read their new leaves from the store, changed directories search the new version) with
+// its inode numbers, and the next `rw begin` on that head reopens it. rw/ leaves the mount root
+// between sessions through an expire-only entry notification, which keeps the kernel's dentries,
+// attributes and page cache below it: a name the kernel looked up in one session is not looked
+// up again in the next. Rollback of a session that changed nothing keeps the tree too; any other
+// rollback, and a head moved by sync, drop it and every kernel entry under rw/. Nodes unlinked in
+// an ended session are dead (ESTALE), like everything in a session that ended. The expire-only
+// notification needs the daemon's own /dev/fuse descriptor (mounted directly, as root, kernel
+// 6.2+); without it every session starts from a fresh tree as before. Between sessions the
+// kernel may still answer a process whose cwd is inside rw/ from its cache: it sees the committed
+// content; anything that reaches the daemon gets ESTALE.
+//
 // # POSIX choices
 //
-//   - fsync, fdatasync and close in an rw session succeed once the data is in the session (every
-//     write reaches the daemon before it returns; there is no writeback cache) and fail with
-//     ESTALE once the session has ended. They do not make data survive a crash: only
-//     `hpfsd rw commit` does, and a commit's data is synced before it returns.
+//   - fsync and fdatasync in an rw session succeed once the data is in the session (every write
+//     reaches the daemon before it returns; there is no writeback cache) and fail with ESTALE
+//     once the session has ended. They do not make data survive a crash: only `hpfsd rw commit`
+//     does, and a commit's data is synced before it returns. close(2) has nothing to report (the
+//     daemon answers FLUSH with ENOSYS once, and the kernel stops sending it: a round trip less
+//     per close).
 //   - Timestamps are not part of the hashed state (they differ per node). In an rw session mtime
-//     follows writes and utimens; every entry of a committed version reports the version's
-//     commit time.
+//     follows writes and utimens and stays with the kept tree across commits; an entry first
+//     loaded from a version reports that version's commit time, as does every entry of a
+//     read-only view.
 //   - chown is EPERM (the tree has no owners); hard links are EPERM; mknod of anything but a
 //     regular file is EPERM; xattrs are disabled at mount, so the kernel answers ENOTSUP;
 //     fallocate beyond mode 0 is EOPNOTSUPP; rename supports RENAME_NOREPLACE and
@@ -54,8 +73,15 @@
 //   - The tree root of a view holds only state/ (which cannot be removed or renamed) and the
 //     regular file patch.cfg; creating anything else there is EPERM.
 //   - Read-only views and rw files keep the kernel page cache across opens (content only changes
-//     through the mount or not at all); entry, attribute and negative caches last one minute and
-//     views are replaced, not mutated, on commit and rollback.
+//     through the mount or not at all); entry, attribute and negative caches last one minute.
+//     Read-only views are replaced, not mutated, on commit; the rw tree is kept across a commit
+//     (it is the new version) and dropped with every kernel entry under rw/ on a rollback that
+//     changed anything (see Sessions and views).
+//   - A read of an rw leaf unchanged in the session also stores the clean leaves of its aligned
+//     256 KiB window in the kernel page cache (FUSE_NOTIFY_STORE, after the reply): the kernel
+//     does no readahead for random reads (a database's page reads). It happens only while no
+//     descriptor of the file is open for writing; a writable open or a truncate first waits for
+//     the pushes in flight, so a stored page is never older than the file (rwpush.go).
 //   - Opens in read-only views use kernel passthrough: the file is materialized once, by file
 //     hash, under <store>/cache (scratch, bounded to 1 GiB, emptied at start) and the kernel
 //     reads that fd directly. Opens in the rw session never use passthrough: the daemon must

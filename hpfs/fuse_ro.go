@@ -217,6 +217,9 @@ func (r *roNode) Readlink(ctx context.Context) ([]byte, syscall.Errno) {
 	return []byte(t), 0
 }
 
+// Flush implements fs.NodeFlusher: nothing to report at close (see rwNode.Flush).
+func (r *roNode) Flush(ctx context.Context, f fs.FileHandle) syscall.Errno { return syscall.ENOSYS }
+
 // Statfs implements fs.NodeStatfser.
 func (r *roNode) Statfs(ctx context.Context, out *fuse.StatfsOut) syscall.Errno {
 	return r.v.statfs(out)

@@ -138,8 +138,13 @@ func decodeLeaf(v []byte, maxLen int) ([]byte, error) {
 // setLeaf adds the stored value of leaf data under key to b, copying a raw leaf once (straight
 // into the batch) rather than twice.
 func setLeaf(b *pebble.Batch, key, data []byte) error {
-	if sp := encodeSparse(data); sp != nil {
-		return b.Set(key, sp, nil)
+	return setLeafEncoded(b, key, data, encodeSparse(data))
+}
+
+// setLeafEncoded is setLeaf with encodeSparse(data) already computed (nil: store raw).
+func setLeafEncoded(b *pebble.Batch, key, data, sparse []byte) error {
+	if sparse != nil {
+		return b.Set(key, sparse, nil)
 	}
 	op := b.SetDeferred(len(key), 1+len(data))
 	copy(op.Key, key)

@@ -21,13 +21,18 @@ type Overlay struct {
 	mu     sync.RWMutex
 	nodes  map[merkle.Hash][]byte
 	leaves map[merkle.Hash][]byte
+	// enc holds the stored encoding of leaves whose encoding was decided when they were hashed
+	// (PutLeafEncoded); a nil value means raw. The commit then neither scans them again nor
+	// sizes its batch by their decoded bytes.
+	enc map[merkle.Hash][]byte
 }
 
 var _ merkle.NodeStore = (*Overlay)(nil)
 
 // NewOverlay returns an empty overlay over base.
 func NewOverlay(base merkle.NodeStore) *Overlay {
-	return &Overlay{base: base, nodes: map[merkle.Hash][]byte{}, leaves: map[merkle.Hash][]byte{}}
+	return &Overlay{base: base, nodes: map[merkle.Hash][]byte{}, leaves: map[merkle.Hash][]byte{},
+		enc: map[merkle.Hash][]byte{}}
 }
 
 // GetNode implements merkle.NodeStore.
@@ -45,12 +50,19 @@ func (o *Overlay) GetNode(h merkle.Hash) ([]byte, error) {
 func (o *Overlay) GetLeaf(h merkle.Hash) ([]byte, error) {
 	o.mu.RLock()
 	v, ok := o.leaves[h]
+	sparse := o.enc[h]
 	o.mu.RUnlock()
+	if ok && v == nil && sparse != nil {
+		return decodeLeaf(sparse, maxLeafValue)
+	}
 	if ok {
 		return v, nil
 	}
 	return o.base.GetLeaf(h)
 }
+
+// maxLeafValue bounds a decoded pending leaf (any leaf size the store accepts).
+const maxLeafValue = 1 << 30
 
 // PutNode implements merkle.NodeStore.
 func (o *Overlay) PutNode(h merkle.Hash, data []byte) error {
@@ -66,6 +78,23 @@ func (o *Overlay) PutLeaf(h merkle.Hash, data []byte) error {
 	o.leaves[h] = data
 	o.mu.Unlock()
 	return nil
+}
+
+// PutLeafEncoded is PutLeaf with the leaf's sparse encoding already computed (encodeSparse:
+// nil for a leaf stored raw). data may be nil when sparse is not: GetLeaf then decodes.
+func (o *Overlay) PutLeafEncoded(h merkle.Hash, data, sparse []byte) {
+	o.mu.Lock()
+	o.leaves[h] = data
+	o.enc[h] = sparse
+	o.mu.Unlock()
+}
+
+// pendingEnc returns a pending leaf's known sparse encoding (nil: raw) and whether it is known.
+func (o *Overlay) pendingEnc(h merkle.Hash) ([]byte, bool) {
+	o.mu.RLock()
+	defer o.mu.RUnlock()
+	e, ok := o.enc[h]
+	return e, ok
 }
 
 func (o *Overlay) pending(tag byte, h merkle.Hash) ([]byte, bool) {
@@ -87,7 +116,11 @@ func (o *Overlay) bytes() int {
 	for _, v := range o.nodes {
 		n += len(v) + 40
 	}
-	for _, v := range o.leaves {
+	for h, v := range o.leaves {
+		if e := o.enc[h]; e != nil {
+			n += len(e) + 40
+			continue
+		}
 		n += len(v) + 40
 	}
 	return n

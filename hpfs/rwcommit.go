@@ -8,12 +8,19 @@ import (
 	"github.com/hpfs/hpnode/merkle"
 )
 
-// leafJob is one leaf to hash at commit.
+// leafJob is one leaf to hash at commit: data, or (when data is nil) the listed extents of
+// slot sl, length n, assembled by the worker.
 type leafJob struct {
 	idx  uint64
 	data []byte
-	out  map[uint64]merkle.Hash
-	mu   *sync.Mutex
+	sc   *scratch
+	sl   *slot
+	n    uint64
+	// dense: the ranges cover at least half the leaf, so it will likely be stored raw and is
+	// read into its own buffer rather than the worker's.
+	dense bool
+	out   map[uint64]merkle.Hash
+	mu    *sync.Mutex
 }
 
 // buildRoot replays the session's edits on the base tree and returns the new root. New objects
@@ -61,7 +68,14 @@ func (s *rwSession) buildRoot(ov *Overlay, params merkle.Params) (merkle.Hash, e
 				_ = ov.PutLeaf(h, data)
 			}
 		}
-		for i := range f.dirty {
+		for i, sl := range f.dirty {
+			// A slot still in memory is assembled from its writes (a small file written whole,
+			// or a few bytes in holes): no page fault on the mapping, no read.
+			if want := f.leafLen(i, s.ls); !sl.many {
+				jobs = append(jobs, leafJob{idx: i, sc: s.sc, sl: sl, n: want, dense: sl.extSize*2 >= want,
+					out: fj.changed, mu: mu})
+				continue
+			}
 			data, err := f.leafBytes(i, s.ls)
 			if err != nil {
 				return merkle.Hash{}, fmt.Errorf("read %s: %w", p, err)
@@ -70,7 +84,13 @@ func (s *rwSession) buildRoot(ov *Overlay, params merkle.Params) (merkle.Hash, e
 		}
 		files = append(files, fj)
 	}
-	hashLeaves(ov, jobs)
+	if err := hashLeaves(ov, jobs, s.ls); err != nil {
+		return merkle.Hash{}, err
+	}
+	s.committed = s.committed[:0]
+	for _, fj := range files {
+		s.committed = append(s.committed, committedFile{n: fj.n, changed: fj.changed})
+	}
 	for _, fj := range files {
 		if err := ed.WriteFile(fj.path, fj.n.mode, fj.n.file.size, fj.changed); err != nil {
 			return merkle.Hash{}, fmt.Errorf("write %s: %w", fj.path, err)
@@ -107,16 +127,56 @@ func applyOp(ed *merkle.Editor, op editOp) error {
 	return nil
 }
 
-// hashLeaves hashes the jobs on every core and stores each leaf in ov.
-func hashLeaves(ov *Overlay, jobs []leafJob) {
+// hashLeaves hashes the jobs on every core and stores each leaf in ov with its stored encoding,
+// decided here on the same core while the bytes are hot: the commit's batch is then sized by
+// what it stores (a 64 MiB file dirtied by 5-byte writes stores kilobytes, not 64 MiB). A job
+// without data is assembled from its slot's few written ranges in the worker's buffer; such a
+// leaf is kept in ov only in its sparse encoding (the buffer is reused), or copied when dense.
+func hashLeaves(ov *Overlay, jobs []leafJob, ls uint64) error {
 	workers := min(runtime.GOMAXPROCS(0), len(jobs))
-	if workers <= 1 {
-		for _, j := range jobs {
-			h := merkle.LeafHash(j.data)
-			_ = ov.PutLeaf(h, j.data)
+	errs := make([]error, max(workers, 1))
+	run := func(w int, next func() (int, bool)) {
+		buf := make([]byte, ls)
+		for {
+			i, ok := next()
+			if !ok {
+				return
+			}
+			j := jobs[i]
+			data, owned := j.data, true
+			if data == nil {
+				if whole, ok := j.sl.whole(j.n); ok {
+					data = whole // immutable while the session is locked for the commit
+				} else if j.dense {
+					data = make([]byte, j.n)
+				} else {
+					data, owned = buf[:j.n], false
+					clear(data)
+				}
+				if _, err := j.sc.sparseInto(j.sl, data); err != nil {
+					errs[w] = err
+					return
+				}
+			}
+			h := merkle.LeafHash(data)
+			sparse := encodeSparse(data)
+			switch {
+			case owned:
+				ov.PutLeafEncoded(h, data, sparse)
+			case sparse != nil:
+				ov.PutLeafEncoded(h, nil, sparse)
+			default:
+				ov.PutLeafEncoded(h, append([]byte(nil), data...), nil)
+			}
+			j.mu.Lock()
 			j.out[j.idx] = h
+			j.mu.Unlock()
 		}
-		return
+	}
+	if workers <= 1 {
+		k := 0
+		run(0, func() (int, bool) { k++; return k - 1, k <= len(jobs) })
+		return errs[0]
 	}
 	var wg sync.WaitGroup
 	next := make(chan int, len(jobs))
@@ -124,21 +184,20 @@ func hashLeaves(ov *Overlay, jobs []leafJob) {
 		next <- i
 	}
 	close(next)
-	for range workers {
+	for w := range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for i := range next {
-				j := jobs[i]
-				h := merkle.LeafHash(j.data)
-				_ = ov.PutLeaf(h, j.data)
-				j.mu.Lock()
-				j.out[j.idx] = h
-				j.mu.Unlock()
-			}
+			run(w, func() (int, bool) { i, ok := <-next; return i, ok })
 		}()
 	}
 	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return fmt.Errorf("assemble leaf: %w", err)
+		}
+	}
+	return nil
 }
 
 // zeroLeaves caches the hash of all-zero leaves by length: a grown or sparse file has many.

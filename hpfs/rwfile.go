@@ -1,6 +1,7 @@
 package hpfs
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"syscall"
@@ -10,15 +11,19 @@ import (
 	"github.com/hpfs/hpnode/merkle"
 )
 
-// scratch holds the dirty leaf bytes of an rw session in an unlinked file, one leaf-sized slot
-// per dirty leaf: writes go to the kernel page cache (as a loopback's would) instead of freshly
-// faulted Go heap, and a crash leaves nothing behind. It is not synced: the session is not
+// scratch holds the dirty leaf bytes of an rw session: small ones in memory (see slot), the rest
+// in an unlinked file, one leaf-sized place per spilled leaf: writes go to the kernel page cache
+// (as a loopback's would) instead of freshly faulted Go heap, and a crash leaves nothing behind. It is not synced: the session is not
 // durable by design, only a commit is.
 type scratch struct {
 	f    *os.File
 	ls   uint64
 	next int64
-	m    []byte // read-only mapping of [0, next) made at commit; nil otherwise
+	mem  uint64 // bytes held in slots' memory extents
+	// memLimit bounds mem (maxMemBytes; tests lower it to exercise spilling).
+	memLimit uint64
+	m        []byte // read-only mapping of [0, next) made at commit; nil otherwise
+	closed   bool   // the file is closed: a tree whose scratch is closed is not kept
 }
 
 func newScratch(dir string, ls uint64) (*scratch, error) {
@@ -30,13 +35,12 @@ func newScratch(dir string, ls uint64) (*scratch, error) {
 		f.Close()
 		return nil, fmt.Errorf("rw scratch: %w", err)
 	}
-	return &scratch{f: f, ls: ls}, nil
+	return &scratch{f: f, ls: ls, memLimit: maxMemBytes}, nil
 }
 
+// alloc returns a new, empty slot. It holds its bytes in memory until it spills (see write).
 func (s *scratch) alloc() *slot {
-	sl := &slot{off: s.next}
-	s.next += int64(s.ls)
-	return sl
+	return &slot{off: -1}
 }
 
 // mapAll maps the whole scratch file read-only so commit can hash and store leaves without
@@ -80,25 +84,154 @@ func (s *scratch) unmap() {
 	}
 }
 
+// reset empties the scratch file for the next session on the same tree: slots start over at
+// offset 0 and the pages of the last session go back to the kernel.
+func (s *scratch) reset() error {
+	s.unmap()
+	s.next, s.mem = 0, 0
+	if err := s.f.Truncate(0); err != nil {
+		return fmt.Errorf("rw scratch reset: %w", err)
+	}
+	return nil
+}
+
 func (s *scratch) close() error {
 	s.unmap()
+	if s.closed {
+		return nil
+	}
+	s.closed = true
 	return s.f.Close()
 }
 
-// slot is one dirty leaf in the scratch file: bytes [off, off+n) are the leaf's first n bytes.
-// Slots are never reused, so a slot's bytes past hw (the most ever written to it) are a hole
-// and read as zero; bytes in [n, hw) are stale (left by a truncate) and must not be exposed.
+// slot is one dirty leaf of an rw session: its first n bytes are the leaf's. A slot starts in
+// memory, as the list of writes made to it (ext, applied in order: a later write wins where
+// they overlap; bytes no write covered are zero), and spills to its own leaf-sized place in the
+// scratch file (off) once the list passes maxExtents writes or maxExtentBytes bytes, or the
+// session's memory budget is spent. Small files and a few bytes written into holes thus cost
+// no system call, neither on write nor at commit; a leaf written whole goes to the file, where
+// commit reads it through a mapping without copying it.
+//
+// Bytes past hw (the most ever written) are zero; bytes in [n, hw) are stale (left by a
+// truncate) and must not be exposed: reads stop at n, and a write past n first zeroes them.
 type slot struct {
-	off int64
-	n   uint64
-	hw  uint64
+	off     int64 // file offset once spilled (many); -1 before
+	n       uint64
+	hw      uint64
+	ext     []memExtent
+	extSize uint64
+	many    bool // spilled to the file
 }
 
+// memExtent is one write held in memory: b at offset at of the slot.
+type memExtent struct {
+	at uint64
+	b  []byte
+}
+
+// extent is a byte range [at, at+n) of a leaf.
+type extent struct{ at, n uint64 }
+
+// maxExtents and maxExtentBytes bound the writes a slot keeps in memory; maxMemBytes bounds
+// all slots of a session.
+const (
+	maxExtents     = 16
+	maxExtentBytes = 16 << 10
+	maxMemBytes    = 64 << 20
+)
+
 func (s *scratch) write(sl *slot, data []byte, at uint64) error {
+	if !sl.many {
+		n := uint64(len(data))
+		if len(sl.ext) < maxExtents && sl.extSize+n <= maxExtentBytes && s.mem+n <= s.memLimit {
+			sl.ext = append(sl.ext, memExtent{at: at, b: bytes.Clone(data)})
+			sl.extSize += n
+			s.mem += n
+			return nil
+		}
+		if err := s.spill(sl); err != nil {
+			return err
+		}
+	}
 	if _, err := s.f.WriteAt(data, sl.off+int64(at)); err != nil {
 		return fmt.Errorf("rw scratch write: %w", err)
 	}
 	return nil
+}
+
+// spill gives sl its place in the file and writes its memory extents there, in order.
+func (s *scratch) spill(sl *slot) error {
+	sl.off = s.next
+	s.next += int64(s.ls)
+	for _, e := range sl.ext {
+		if _, err := s.f.WriteAt(e.b, sl.off+int64(e.at)); err != nil {
+			return fmt.Errorf("rw scratch write: %w", err)
+		}
+	}
+	s.forget(sl)
+	sl.many = true
+	return nil
+}
+
+// forget drops a slot's memory extents from the session's budget (spilled or deleted slot).
+func (s *scratch) forget(sl *slot) {
+	s.mem -= sl.extSize
+	sl.ext, sl.extSize = nil, 0
+}
+
+// nonzeroRuns returns the non-zero ranges of data at sparseBlock granularity when they fit a
+// slot's extent list (maxExtents ranges, maxExtentBytes bytes), and false otherwise.
+func nonzeroRuns(data []byte) ([]extent, bool) {
+	var runs []extent
+	total := uint64(0)
+	for off := 0; off < len(data); off += sparseBlock {
+		end := min(off+sparseBlock, len(data))
+		if bytes.Equal(data[off:end], zeroBlock[:end-off]) {
+			continue
+		}
+		if total += uint64(end - off); total > maxExtentBytes {
+			return nil, false
+		}
+		if k := len(runs); k > 0 && runs[k-1].at+runs[k-1].n == uint64(off) {
+			runs[k-1].n += uint64(end - off)
+			continue
+		}
+		if len(runs) == maxExtents-1 { // leave room for the write that materializes the leaf
+			return nil, false
+		}
+		runs = append(runs, extent{uint64(off), uint64(end - off)})
+	}
+	return runs, true
+}
+
+// applyExtents copies the parts of sl's memory extents that fall in [at, at+len(dest)) and
+// below valid into dest (which the caller zeroed), in write order.
+func applyExtents(sl *slot, dest []byte, at, valid uint64) {
+	end := min(at+uint64(len(dest)), valid)
+	for _, e := range sl.ext {
+		lo, hi := max(e.at, at), min(e.at+uint64(len(e.b)), end)
+		if lo < hi {
+			copy(dest[lo-at:hi-at], e.b[lo-e.at:hi-e.at])
+		}
+	}
+}
+
+// sparseInto fills buf (zeroed, the leaf's length) with the slot's bytes from its memory
+// extents, clipped to the slot's valid length; false when the slot has spilled.
+func (s *scratch) sparseInto(sl *slot, buf []byte) (bool, error) {
+	if sl.many {
+		return false, nil
+	}
+	applyExtents(sl, buf, 0, min(sl.n, uint64(len(buf))))
+	return true, nil
+}
+
+// whole returns the slot's first n bytes without a copy when one memory extent holds them all.
+func (sl *slot) whole(n uint64) ([]byte, bool) {
+	if sl.many || sl.n < n || len(sl.ext) != 1 || sl.ext[0].at != 0 || uint64(len(sl.ext[0].b)) < n {
+		return nil, false
+	}
+	return sl.ext[0].b[:n:n], true
 }
 
 // read fills dest from the slot at offset at; bytes past the slot's length read as zero.
@@ -106,8 +239,13 @@ func (s *scratch) read(sl *slot, dest []byte, at uint64) error {
 	c := 0
 	if at < sl.n {
 		c = int(min(uint64(len(dest)), sl.n-at))
-		if _, err := s.f.ReadAt(dest[:c], sl.off+int64(at)); err != nil {
-			return fmt.Errorf("rw scratch read: %w", err)
+		if sl.many {
+			if _, err := s.f.ReadAt(dest[:c], sl.off+int64(at)); err != nil {
+				return fmt.Errorf("rw scratch read: %w", err)
+			}
+		} else {
+			clear(dest[:c])
+			applyExtents(sl, dest[:c], at, sl.n)
 		}
 	}
 	clear(dest[c:])
@@ -201,7 +339,15 @@ func (f *fileData) materialize(store merkle.NodeStore, i uint64, keep uint64) er
 			return err
 		}
 		n := min(uint64(len(data)), keep)
-		if err := f.sc.write(sl, data[:n], 0); err != nil {
+		// A fresh slot reads as zero: copying only the non-zero runs of a mostly-zero base
+		// leaf keeps its extent list short, so the commit reads back those runs, not 64 KiB.
+		if runs, ok := nonzeroRuns(data[:n]); ok {
+			for _, r := range runs {
+				if err := f.sc.write(sl, data[r.at:r.at+r.n], r.at); err != nil {
+					return err
+				}
+			}
+		} else if err := f.sc.write(sl, data[:n], 0); err != nil {
 			return err
 		}
 		sl.n, sl.hw = n, n
@@ -210,11 +356,14 @@ func (f *fileData) materialize(store merkle.NodeStore, i uint64, keep uint64) er
 	return nil
 }
 
-// leafBytes returns leaf i's exact bytes (for hashing at commit): a slice of the scratch
-// mapping when the slot holds the whole leaf, else a zero-padded copy.
+// leafBytes returns leaf i's exact bytes (for hashing at commit): the slot's one memory write or
+// a slice of the scratch mapping when either holds the whole leaf, else a zero-padded copy.
 func (f *fileData) leafBytes(i uint64, ls uint64) ([]byte, error) {
 	sl, want := f.dirty[i], f.leafLen(i, ls)
-	if f.sc.m != nil && (sl.n >= want || sl.hw <= sl.n) {
+	if w, ok := sl.whole(want); ok {
+		return w, nil
+	}
+	if sl.many && f.sc.m != nil && (sl.n >= want || sl.hw <= sl.n) {
 		b := f.sc.m[sl.off : sl.off+int64(want) : sl.off+int64(want)]
 		f.sc.populate(b)
 		return b, nil
@@ -247,8 +396,9 @@ func (f *fileData) setSize(store merkle.NodeStore, size uint64, ls uint64) error
 			}
 		}
 		n := ceilDiv(size, ls)
-		for i := range f.dirty {
+		for i, sl := range f.dirty {
 			if i >= n {
+				f.sc.forget(sl)
 				delete(f.dirty, i)
 			}
 		}

@@ -78,6 +78,8 @@ func TestFileDataMatchesByteModel(t *testing.T) {
 	for round := range 200 {
 		var model []byte
 		f := newEmptyFile(sc)
+		// Slots stay in memory, spill at once, or spill when the budget runs out mid-round.
+		sc.memLimit = []uint64{maxMemBytes, 0, 500}[round%3]
 		// Start some rounds from a committed base file.
 		if round%2 == 1 {
 			model = randBytes(r, r.IntN(1000))

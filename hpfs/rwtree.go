@@ -15,6 +15,7 @@ import (
 type ovNode struct {
 	ino    uint64
 	kind   merkle.Kind
+	dead   bool   // unlinked in a session that has ended: its bytes are gone (ESTALE)
 	mode   uint32 // permission bits only
 	mtime  time.Time
 	parent *ovNode // nil for the tree root and for unlinked nodes
@@ -29,7 +30,9 @@ type ovNode struct {
 	count    uint64             // number of entries
 
 	// Regular files.
-	file *fileData
+	file    *fileData
+	writers int // open writable descriptors (and truncates in progress); see rwpush.go
+	pushing int // leaf pushes to the kernel page cache in flight; see rwpush.go
 
 	// Symlinks.
 	target    string
@@ -47,6 +50,8 @@ const scanThreshold = 16
 // operation takes mu; the overlay is the only mutable state, so rollback is dropping it.
 type rwSession struct {
 	mu       sync.Mutex
+	pushDone *sync.Cond       // on mu: a node's pushing dropped to 0
+	pushes   *sync.WaitGroup  // the Daemon's group of push goroutines; nil: push inline
 	store    merkle.NodeStore // reads of the base tree
 	ls       uint64
 	base     merkle.Hash
@@ -59,6 +64,13 @@ type rwSession struct {
 	ops   []editOp         // tree edits in order, replayed through merkle.Editor at commit
 	dirty map[*ovNode]bool // files whose content or size changed
 	now   func() time.Time // clock for session-local mtimes
+
+	// What rebase needs to turn the tree into the committed version (see rwkeep.go).
+	nodes     int              // nodes in the tree (bounds what a kept tree holds)
+	mutated   bool             // anything changed since the session began
+	touched   map[*ovNode]bool // directories whose entries changed
+	detached  []*ovNode        // nodes unlinked in this session
+	committed []committedFile  // the files buildRoot wrote, with their new leaves
 }
 
 // inoAlloc hands out inode numbers unique for the life of a mount, across sessions, so the
@@ -108,13 +120,15 @@ func newRWSession(store merkle.NodeStore, params merkle.Params, base merkle.Hash
 		return nil, err
 	}
 	s := &rwSession{store: store, ls: uint64(params.LeafSize), base: base, baseTime: baseTime, inos: inos,
-		sc: sc, dirty: map[*ovNode]bool{}, now: time.Now}
+		sc: sc, dirty: map[*ovNode]bool{}, touched: map[*ovNode]bool{}, now: time.Now}
+	s.pushDone = sync.NewCond(&s.mu)
 	s.root = s.nodeFromEntry(rootEntry)
 	s.root.name = ""
 	return s, nil
 }
 
 func (s *rwSession) nodeFromEntry(e merkle.Entry) *ovNode {
+	s.nodes++
 	n := &ovNode{ino: s.inos.alloc(), kind: e.Kind, mode: e.Mode & 0o7777, mtime: s.baseTime, name: e.Name}
 	switch e.Kind {
 	case merkle.KindDir:
@@ -206,7 +220,9 @@ func (s *rwSession) detach(dir *ovNode, name string) {
 	}
 	if c != nil && c.parent == dir && c.name == name {
 		c.parent = nil
+		s.detached = append(s.detached, c)
 	}
+	s.touched[dir] = true
 	dir.count--
 	dir.mtime = s.now()
 }
@@ -232,18 +248,44 @@ func (s *rwSession) loadAll(dir *ovNode) syscall.Errno {
 	return 0
 }
 
-// end marks the session closed and drops its scratch data. The caller holds mu.
+// end marks the session closed and drops its scratch data; the tree stays (see rebase). The
+// caller holds mu.
 func (s *rwSession) end() {
 	if s.closed {
 		return
 	}
 	s.closed = true
-	s.sc.close()
+	if err := s.sc.reset(); err != nil {
+		s.sc.close() // a scratch that cannot be emptied is not reused: the tree is not kept
+	}
+}
+
+// release frees the scratch file for good: the tree will not be reopened. The caller holds mu.
+func (s *rwSession) release() { s.sc.close() }
+
+// reopen starts a new session on a kept tree; rebase made it the head version. The caller
+// holds mu.
+func (s *rwSession) reopen() {
+	s.closed = false
 }
 
 func (s *rwSession) check() syscall.Errno {
 	if s.closed {
 		return syscall.ESTALE
+	}
+	return 0
+}
+
+// checkNode is check for an operation on n: a node unlinked in an earlier session has lost
+// its bytes with that session.
+func (s *rwSession) checkNode(n *ovNode) syscall.Errno {
+	if s.closed {
+		return syscall.ESTALE
+	}
+	for ; n != nil; n = n.parent { // dead nodes are detached: the walk ends at one
+		if n.dead {
+			return syscall.ESTALE
+		}
 	}
 	return 0
 }
@@ -260,7 +302,10 @@ func (s *rwSession) checkNewName(dir *ovNode, name string, kind merkle.Kind) sys
 	return 0
 }
 
-func (s *rwSession) record(op editOp) { s.ops = append(s.ops, op) }
+func (s *rwSession) record(op editOp) {
+	s.ops = append(s.ops, op)
+	s.mutated = true
+}
 
 // addNew attaches a new node under dir and records its creation.
 func (s *rwSession) addNew(dir *ovNode, name string, n *ovNode, op editOp) syscall.Errno {
@@ -278,6 +323,8 @@ func (s *rwSession) addNew(dir *ovNode, name string, n *ovNode, op editOp) sysca
 	}
 	op.path = joinPath(dirPath, name)
 	s.attach(dir, name, n)
+	s.nodes++
+	s.touched[dir] = true
 	dir.count++
 	dir.mtime = n.mtime
 	s.record(op)
@@ -422,6 +469,7 @@ func (s *rwSession) rename(dir *ovNode, name string, newDir *ovNode, newName str
 	}
 	s.detach(dir, name)
 	s.attach(newDir, newName, src)
+	s.touched[newDir] = true
 	newDir.mtime = s.now()
 	s.record(editOp{kind: opRename, path: from, to: to})
 	return 0
@@ -448,6 +496,7 @@ func (s *rwSession) exchange(dir *ovNode, name string, a *ovNode, newDir *ovNode
 	s.attach(newDir, newName, a)
 	now := s.now()
 	dir.mtime, newDir.mtime = now, now
+	s.touched[dir], s.touched[newDir] = true, true
 	s.record(editOp{kind: opRename, path: from, to: tmp})
 	s.record(editOp{kind: opRename, path: to, to: from})
 	s.record(editOp{kind: opRename, path: tmp, to: to})
@@ -478,6 +527,9 @@ func (s *rwSession) chmod(n *ovNode, mode uint32) syscall.Errno {
 		return 0
 	}
 	n.mode = mode & 0o7777
+	if n.parent != nil {
+		s.touched[n.parent] = true
+	}
 	s.record(editOp{kind: opChmod, path: p, mode: n.mode})
 	return 0
 }
@@ -490,6 +542,7 @@ func (s *rwSession) truncate(n *ovNode, size uint64) syscall.Errno {
 		return toErrno(err)
 	}
 	s.dirty[n] = true
+	s.mutated = true
 	n.mtime = s.now()
 	return 0
 }
@@ -505,6 +558,7 @@ func (s *rwSession) write(n *ovNode, data []byte, off int64) (uint32, syscall.Er
 		return 0, toErrno(err)
 	}
 	s.dirty[n] = true
+	s.mutated = true
 	n.mtime = s.now()
 	return uint32(len(data)), 0
 }

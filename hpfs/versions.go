@@ -267,6 +267,9 @@ func (r *refBatch) materialize(tag byte, h merkle.Hash) ([]byte, error) {
 	if r.ov != nil {
 		if data, ok := r.ov.pending(tag, h); ok {
 			if tag == tagLeaf {
+				if sparse, known := r.ov.pendingEnc(h); known {
+					return data, setLeafEncoded(r.b, objKey(tag, h), data, sparse)
+				}
 				return data, setLeaf(r.b, objKey(tag, h), data)
 			}
 			return data, r.b.Set(objKey(tag, h), data, nil)

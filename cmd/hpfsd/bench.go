@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"os"
 
 	"github.com/spf13/cobra"
@@ -12,6 +13,8 @@ import (
 func benchCmd() *cobra.Command {
 	var dir string
 	var versions, files int
+	var countOps bool
+	var cpuProfile string
 	cmd := &cobra.Command{Use: "bench --dir DIR", Short: "run the filesystem workloads on native, go-fuse loopback and hpfsd; print a table",
 		Long: "DIR is scratch space: it is created, filled and removed. Needs FUSE (root or fusermount3).",
 		Args: cobra.NoArgs,
@@ -19,10 +22,21 @@ func benchCmd() *cobra.Command {
 			if dir == "" {
 				return errors.New("bench needs --dir")
 			}
-			return fsbench.Run(fsbench.Options{Dir: dir, Out: os.Stdout, Versions: versions, Files: files})
+			opts := fsbench.Options{Dir: dir, Out: os.Stdout, Versions: versions, Files: files, CountOps: countOps}
+			if cpuProfile != "" {
+				f, err := os.Create(cpuProfile)
+				if err != nil {
+					return fmt.Errorf("cpu profile: %w", err)
+				}
+				defer f.Close()
+				opts.CPUProfile = f
+			}
+			return fsbench.Run(opts)
 		}}
 	cmd.Flags().StringVar(&dir, "dir", "", "scratch directory (removed afterwards)")
 	cmd.Flags().IntVar(&versions, "versions", 10000, "versions behind the ro-open workload")
 	cmd.Flags().IntVar(&files, "files", 100000, "files in the state of the one-change commit workload")
+	cmd.Flags().BoolVar(&countOps, "count-ops", false, "count the FUSE requests of each hpfsd workload (slows that column)")
+	cmd.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the hpfsd workloads to this file")
 	return cmd
 }

@@ -4,9 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	stdlog "log"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"sort"
 	"text/tabwriter"
 	"time"
@@ -23,6 +25,11 @@ type Options struct {
 	Out      io.Writer // where the table goes
 	Versions int       // versions behind the ro-open workload; 0 means 10,000
 	Files    int       // files in the state of the one-change commit workload; 0 means 100,000
+	// CountOps counts the FUSE requests of each hpfsd workload (go-fuse debug logging: the
+	// hpfsd column is slower then) and prints them under the table.
+	CountOps bool
+	// CPUProfile, when set, receives a CPU profile of the hpfsd workloads (the table's column).
+	CPUProfile io.Writer
 }
 
 type workload struct {
@@ -92,7 +99,15 @@ func Run(opts Options) error {
 		fmt.Fprintf(w, "%s\t—\t—\t—\t%s\t—\t—\t—\t%s\t%s\n", e.name, e.res, e.target, e.hpfs05)
 	}
 	fmt.Fprintln(w, "(ratios are speed factors: > 1× means hpfsd is faster)")
-	return w.Flush()
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	for i, wl := range workloads {
+		if hp[i].Ops != "" {
+			fmt.Fprintf(opts.Out, "FUSE requests, hpfsd %s: %s\n", wl.name, hp[i].Ops)
+		}
+	}
+	return nil
 }
 
 // ratio is how many times faster a is than b.
@@ -153,17 +168,34 @@ type extraResult struct {
 }
 
 func runHpfsd(opts Options, log *slog.Logger) ([]Result, []extraResult, error) {
-	d, err := hpfs.StartDaemon(hpfs.DaemonOptions{
+	dopts := hpfs.DaemonOptions{
 		Store:    hpfs.StoreOptions{Dir: filepath.Join(opts.Dir, "hpfs-store"), Logger: log},
 		MountDir: filepath.Join(opts.Dir, "hpfs-mnt"),
-	})
+	}
+	var ops *opCounter
+	if opts.CountOps {
+		ops = newOpCounter()
+		dopts.Debug, dopts.FuseLog = true, stdlog.New(ops, "", 0)
+	}
+	d, err := hpfs.StartDaemon(dopts)
 	if err != nil {
 		return nil, nil, err
 	}
 	defer d.Close()
+	if opts.CPUProfile != nil {
+		if err := pprof.StartCPUProfile(opts.CPUProfile); err != nil {
+			return nil, nil, fmt.Errorf("cpu profile: %w", err)
+		}
+	}
 	state := filepath.Join(d.MountDir(), hpfs.RWView, hpfs.StateDir)
 	inSession := false
+	var opsSeen []string
 	res, err := runAll(state, func(w workload) (func() error, func() error, error) {
+		done := nothing
+		if ops != nil {
+			defer ops.take() // what the session setup cost is not the workload's
+			done = func() error { opsSeen = append(opsSeen, ops.take()); return nil }
+		}
 		if w.commit || !inSession {
 			if inSession {
 				if err := d.RollbackRW(); err != nil {
@@ -176,17 +208,23 @@ func runHpfsd(opts Options, log *slog.Logger) ([]Result, []extraResult, error) {
 			inSession = true
 		}
 		if !w.commit {
-			return nothing, nothing, nil
+			return nothing, done, nil
 		}
 		commit := func() error {
 			_, err := d.CommitRW()
 			inSession = false
 			return err
 		}
-		return commit, nothing, nil
+		return commit, done, nil
 	})
+	if opts.CPUProfile != nil {
+		pprof.StopCPUProfile()
+	}
 	if err != nil {
 		return nil, nil, err
+	}
+	for i := range opsSeen {
+		res[i].Ops = opsSeen[i]
 	}
 	if inSession {
 		if err := d.RollbackRW(); err != nil {

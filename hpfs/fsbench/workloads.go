@@ -13,6 +13,7 @@ type Result struct {
 	Value        float64
 	Unit         string
 	HigherBetter bool
+	Ops          string // FUSE requests by opcode, when counted (Options.CountOps)
 }
 
 // String renders the value with its unit, with fewer digits for bigger values.
