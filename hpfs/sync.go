@@ -362,19 +362,21 @@ func worthBase(store merkle.NodeStore, root merkle.Hash) (bool, error) {
 func (d *Daemon) ApplyProof(kind ProofKind, base, target merkle.Hash, start, end merkle.Key, proof []byte) (SyncStatus, error) {
 	var v *merkle.Verified
 	var err error
+	// The proof is decoded in place: its bytes outlive every use of the decoded proof (the
+	// objects are copied into a batch before ApplyProof returns).
 	switch kind {
 	case KindRange:
-		var p merkle.RangeProof
-		if err := p.UnmarshalBinary(proof); err != nil {
-			return SyncStatus{}, fmt.Errorf("apply proof: %w: %w", ErrProofRejected, err)
+		p, derr := rangeProofInPlace(proof)
+		if derr != nil {
+			return SyncStatus{}, fmt.Errorf("apply proof: %w: %w", ErrProofRejected, derr)
 		}
-		v, err = merkle.VerifyRangeProof(&p, target, start, end)
+		v, err = merkle.VerifyRangeProof(p, target, start, end)
 	case KindChange:
-		var p merkle.ChangeProof
-		if err := p.UnmarshalBinary(proof); err != nil {
-			return SyncStatus{}, fmt.Errorf("apply proof: %w: %w", ErrProofRejected, err)
+		p, derr := changeProofInPlace(proof)
+		if derr != nil {
+			return SyncStatus{}, fmt.Errorf("apply proof: %w: %w", ErrProofRejected, derr)
 		}
-		v, err = merkle.VerifyChangeProof(&p, d.store, base, target, start, end)
+		v, err = merkle.VerifyChangeProof(p, d.store, base, target, start, end)
 	default:
 		return SyncStatus{}, fmt.Errorf("apply proof: %s is neither a range nor a change proof", kind)
 	}

@@ -44,7 +44,9 @@ func (s *Store) writeSynced(v *merkle.Verified) error {
 	for _, l := range v.Leaves {
 		size += len(l.Data) + 80
 	}
-	b := s.db.NewBatchWithSize(size)
+	// A proof's batch is a few MiB, freshly allocated per proof: backed by huge pages it is
+	// filled without a page fault per 4 KiB (newHugeBatch's reasoning, at any size).
+	b := newHugeBatch(s.db, max(size, hugeBatchMin))
 	defer b.Close()
 	for _, n := range v.Nodes {
 		if err := b.Set(objKey(tagNode, n.Hash), n.Data, nil); err != nil {
