@@ -136,7 +136,7 @@ func (d *Daemon) ProofRange(root merkle.Hash, start, end merkle.Key, maxEntries,
 	if !d.store.HasVersion(root) {
 		return nil, nil, fmt.Errorf("range proof at %s: %w", root, ErrUnknownVersion)
 	}
-	p, err := merkle.NewRangeProof(d.store, root, start, end, maxEntries, maxBytes)
+	p, err := merkle.NewRangeProof(newProofStore(d.store, maxBytes), root, start, end, maxEntries, maxBytes)
 	if err != nil {
 		return nil, nil, fmt.Errorf("range proof: %w", err)
 	}
@@ -156,11 +156,11 @@ func (d *Daemon) ProofChange(base, root merkle.Hash, start, end merkle.Key, maxE
 	var p *merkle.ChangeProof
 	if d.store.HasVersion(base) {
 		var err error
-		if p, err = merkle.NewChangeProof(d.store, base, root, start, end, maxEntries, maxBytes); err != nil {
+		if p, err = merkle.NewChangeProof(newProofStore(d.store, maxBytes), base, root, start, end, maxEntries, maxBytes); err != nil {
 			return nil, nil, false, fmt.Errorf("change proof: %w", err)
 		}
 	} else {
-		rp, err := merkle.NewRangeProof(d.store, root, start, end, maxEntries, maxBytes)
+		rp, err := merkle.NewRangeProof(newProofStore(d.store, maxBytes), root, start, end, maxEntries, maxBytes)
 		if err != nil {
 			return nil, nil, false, fmt.Errorf("change proof (fallback): %w", err)
 		}
