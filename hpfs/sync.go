@@ -470,7 +470,16 @@ func (d *Daemon) finishSync(ss *syncState, run *syncRun) (SyncStatus, error) {
 		ss.gate.Unlock()
 	default:
 		// The first to take the write gate commits: no object write is in flight any more.
-		run.ver, run.err = d.store.commitSynced(run.target, run.kept)
+		// d.mu is held across the commit, as for an rw commit, so no rw session can begin
+		// on the old head meanwhile.
+		d.mu.Lock()
+		if d.rw != nil {
+			run.err = ErrSessionOpen
+		} else if run.ver, run.err = d.store.commitSynced(run.target, run.kept); run.err == nil {
+			d.current = d.newROInode(run.ver)
+			d.root.AddChild(CurrentView, d.current, true)
+		}
+		d.mu.Unlock()
 		ss.mu.Lock()
 		if ss.run == run {
 			ss.run = nil
@@ -483,10 +492,6 @@ func (d *Daemon) finishSync(ss *syncState, run *syncRun) (SyncStatus, error) {
 			if err := d.store.clearStaged(); err != nil {
 				d.log.Warn("clear staged objects", "err", err)
 			}
-			d.mu.Lock()
-			d.current = d.newROInode(run.ver)
-			d.root.AddChild(CurrentView, d.current, true)
-			d.mu.Unlock()
 			d.notify(CurrentView)
 			d.log.Info("sync done", "seq", run.ver.Seq, "root", hex8(run.ver.Root))
 		}
