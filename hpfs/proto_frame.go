@@ -116,7 +116,7 @@ func readFrameInto(r io.Reader, buf []byte, max int) ([]byte, error) {
 	}
 	body := buf[:0]
 	if uint64(cap(buf)) < uint64(n) {
-		body = make([]byte, n)
+		body = hugeAlloc(int(n))
 	}
 	body = body[:n]
 	if _, err := io.ReadFull(r, body); err != nil {

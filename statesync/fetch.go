@@ -7,6 +7,7 @@ import (
 
 	"github.com/hpfs/hpnode/merkle"
 	"github.com/hpfs/hpnode/p2p"
+	"github.com/hpfs/hpnode/statesync/internal/hugemem"
 )
 
 // requestIntoer is the buffer-reusing request of *p2p.Node, used when the Network has it.
@@ -29,7 +30,7 @@ func (l *freeList) get() []byte {
 	case b := <-l.ch:
 		return b
 	default:
-		return make([]byte, 0, l.size)
+		return hugemem.Alloc(0, l.size)
 	}
 }
 
