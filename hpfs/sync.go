@@ -339,8 +339,9 @@ func (d *Daemon) beginSync(ss *syncState, target merkle.Hash) (SyncStatus, *sync
 }
 
 // worthBase reports whether root holds anything a change proof could reuse: a fresh store's
-// first version (empty directories only) does not, and a blank node is better served by range
-// proofs, which its client verifies (and counts) before they reach the daemon.
+// first version (empty directories only) does not. A blank node asks for range proofs then:
+// a change proof from an empty tree carries the same bytes, costs the server a walk of the base
+// and, from a server that never held that root, comes back as a fallback anyway.
 func worthBase(store merkle.NodeStore, root merkle.Hash) (bool, error) {
 	entries, err := merkle.ReadDir(store, root)
 	if err != nil {
