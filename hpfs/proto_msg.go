@@ -84,7 +84,7 @@ func (q *FrameRequest) validate() error {
 	return nil
 }
 
-// UnmarshalBinary decodes a request body. Proof aliases b.
+// UnmarshalBinary decodes a request body. Proof aliases b; the keys are copies.
 func (q *FrameRequest) UnmarshalBinary(b []byte) error {
 	r := frameReader{b: b}
 	*q = FrameRequest{Op: FrameOp(r.u8("op")), Kind: ProofKind(r.u8("kind"))}
@@ -274,7 +274,7 @@ func (p *FrameResponse) MarshalBinary(op FrameOp) ([]byte, error) {
 // minRangeBytes is the smallest encoding of one remaining range (flags and an empty start).
 const minRangeBytes = 5
 
-// UnmarshalBinary decodes the response to a request of op. Proof aliases b.
+// UnmarshalBinary decodes the response to a request of op. Proof aliases b; keys are copies.
 func (p *FrameResponse) UnmarshalBinary(op FrameOp, b []byte) error {
 	r := frameReader{b: b}
 	*p = FrameResponse{Status: FrameStatus(r.u8("status"))}

@@ -25,8 +25,11 @@ func (d *Daemon) serveBinary(ctx context.Context, conn net.Conn, br *bufio.Reade
 		d.replyFrame(conn, 0, errorResponse(err))
 		return
 	}
+	// buf is the connection's request buffer, reused from frame to frame: nothing a handler
+	// keeps aliases it (keys are copied by the decoder, proofs by merkle's decoder).
+	var buf []byte
 	for {
-		body, err := ReadFrame(br, MaxFrameBytes)
+		body, err := readFrameInto(br, buf, MaxFrameBytes)
 		if err != nil {
 			if errors.Is(err, ErrFrameTooLarge) {
 				// The stream cannot be resynchronised after an unread body: say why and close.
@@ -35,6 +38,9 @@ func (d *Daemon) serveBinary(ctx context.Context, conn net.Conn, br *bufio.Reade
 				d.log.Debug("control: read frame", "err", err)
 			}
 			return
+		}
+		if cap(body) <= maxKeptFrameBuffer {
+			buf = body
 		}
 		var req FrameRequest
 		var resp *FrameResponse
@@ -49,6 +55,9 @@ func (d *Daemon) serveBinary(ctx context.Context, conn net.Conn, br *bufio.Reade
 		}
 	}
 }
+
+// maxKeptFrameBuffer bounds the request buffer a connection keeps between frames.
+const maxKeptFrameBuffer = 32 << 20
 
 // replyFrame writes resp as the answer to a request of op (error responses need no op).
 func (d *Daemon) replyFrame(w io.Writer, op FrameOp, resp *FrameResponse) error {

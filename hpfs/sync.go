@@ -136,7 +136,7 @@ func (d *Daemon) ProofRange(root merkle.Hash, start, end merkle.Key, maxEntries,
 	if !d.store.HasVersion(root) {
 		return nil, nil, fmt.Errorf("range proof at %s: %w", root, ErrUnknownVersion)
 	}
-	p, err := merkle.NewRangeProof(d.store, root, start, end, maxEntries, maxBytes)
+	p, err := merkle.NewRangeProof(newProofStore(d.store, maxBytes), root, start, end, maxEntries, maxBytes)
 	if err != nil {
 		return nil, nil, fmt.Errorf("range proof: %w", err)
 	}
@@ -156,11 +156,11 @@ func (d *Daemon) ProofChange(base, root merkle.Hash, start, end merkle.Key, maxE
 	var p *merkle.ChangeProof
 	if d.store.HasVersion(base) {
 		var err error
-		if p, err = merkle.NewChangeProof(d.store, base, root, start, end, maxEntries, maxBytes); err != nil {
+		if p, err = merkle.NewChangeProof(newProofStore(d.store, maxBytes), base, root, start, end, maxEntries, maxBytes); err != nil {
 			return nil, nil, false, fmt.Errorf("change proof: %w", err)
 		}
 	} else {
-		rp, err := merkle.NewRangeProof(d.store, root, start, end, maxEntries, maxBytes)
+		rp, err := merkle.NewRangeProof(newProofStore(d.store, maxBytes), root, start, end, maxEntries, maxBytes)
 		if err != nil {
 			return nil, nil, false, fmt.Errorf("change proof (fallback): %w", err)
 		}
@@ -339,8 +339,9 @@ func (d *Daemon) beginSync(ss *syncState, target merkle.Hash) (SyncStatus, *sync
 }
 
 // worthBase reports whether root holds anything a change proof could reuse: a fresh store's
-// first version (empty directories only) does not, and a blank node is better served by range
-// proofs, which its client verifies (and counts) before they reach the daemon.
+// first version (empty directories only) does not. A blank node asks for range proofs then:
+// a change proof from an empty tree carries the same bytes, costs the server a walk of the base
+// and, from a server that never held that root, comes back as a fallback anyway.
 func worthBase(store merkle.NodeStore, root merkle.Hash) (bool, error) {
 	entries, err := merkle.ReadDir(store, root)
 	if err != nil {
@@ -362,19 +363,21 @@ func worthBase(store merkle.NodeStore, root merkle.Hash) (bool, error) {
 func (d *Daemon) ApplyProof(kind ProofKind, base, target merkle.Hash, start, end merkle.Key, proof []byte) (SyncStatus, error) {
 	var v *merkle.Verified
 	var err error
+	// The proof is decoded in place: its bytes outlive every use of the decoded proof (the
+	// objects are copied into a batch before ApplyProof returns).
 	switch kind {
 	case KindRange:
-		var p merkle.RangeProof
-		if err := p.UnmarshalBinary(proof); err != nil {
-			return SyncStatus{}, fmt.Errorf("apply proof: %w: %w", ErrProofRejected, err)
+		p, derr := rangeProofInPlace(proof)
+		if derr != nil {
+			return SyncStatus{}, fmt.Errorf("apply proof: %w: %w", ErrProofRejected, derr)
 		}
-		v, err = merkle.VerifyRangeProof(&p, target, start, end)
+		v, err = merkle.VerifyRangeProof(p, target, start, end)
 	case KindChange:
-		var p merkle.ChangeProof
-		if err := p.UnmarshalBinary(proof); err != nil {
-			return SyncStatus{}, fmt.Errorf("apply proof: %w: %w", ErrProofRejected, err)
+		p, derr := changeProofInPlace(proof)
+		if derr != nil {
+			return SyncStatus{}, fmt.Errorf("apply proof: %w: %w", ErrProofRejected, derr)
 		}
-		v, err = merkle.VerifyChangeProof(&p, d.store, base, target, start, end)
+		v, err = merkle.VerifyChangeProof(p, d.store, base, target, start, end)
 	default:
 		return SyncStatus{}, fmt.Errorf("apply proof: %s is neither a range nor a change proof", kind)
 	}
@@ -468,7 +471,16 @@ func (d *Daemon) finishSync(ss *syncState, run *syncRun) (SyncStatus, error) {
 		ss.gate.Unlock()
 	default:
 		// The first to take the write gate commits: no object write is in flight any more.
-		run.ver, run.err = d.store.commitSynced(run.target, run.kept)
+		// d.mu is held across the commit, as for an rw commit, so no rw session can begin
+		// on the old head meanwhile.
+		d.mu.Lock()
+		if d.rw != nil {
+			run.err = ErrSessionOpen
+		} else if run.ver, run.err = d.store.commitSynced(run.target, run.kept); run.err == nil {
+			d.current = d.newROInode(run.ver)
+			d.root.AddChild(CurrentView, d.current, true)
+		}
+		d.mu.Unlock()
 		ss.mu.Lock()
 		if ss.run == run {
 			ss.run = nil
@@ -481,10 +493,6 @@ func (d *Daemon) finishSync(ss *syncState, run *syncRun) (SyncStatus, error) {
 			if err := d.store.clearStaged(); err != nil {
 				d.log.Warn("clear staged objects", "err", err)
 			}
-			d.mu.Lock()
-			d.current = d.newROInode(run.ver)
-			d.root.AddChild(CurrentView, d.current, true)
-			d.mu.Unlock()
 			d.notify(CurrentView)
 			d.log.Info("sync done", "seq", run.ver.Seq, "root", hex8(run.ver.Root))
 		}

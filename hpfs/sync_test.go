@@ -6,6 +6,7 @@ import (
 	"errors"
 	"math/rand/v2"
 	"path/filepath"
+	"reflect"
 	"sync"
 	"testing"
 
@@ -251,4 +252,68 @@ func TestStillKept(t *testing.T) {
 			t.Errorf("kept %v, now %v: %v, want %v", c.kept, c.now, got, c.want)
 		}
 	}
+}
+
+// FuzzProofDecodersAgree: the in-place proof decoders accept exactly what merkle's decoders
+// accept, and decode it to the same proof.
+func FuzzProofDecodersAgree(f *testing.F) {
+	rp, _ := (&merkle.RangeProof{End: merkle.Key("k\x00"), Nodes: [][]byte{{1, 2}}, Leaves: [][]byte{{3}}}).MarshalBinary()
+	cp, _ := (&merkle.ChangeProof{Nodes: [][]byte{nil, {4}}, Leaves: [][]byte{{5, 6}, nil}}).MarshalBinary()
+	fp, _ := (&merkle.ChangeProof{Fallback: true, End: merkle.Key{}, Nodes: [][]byte{{7}}}).MarshalBinary()
+	for _, b := range [][]byte{rp, cp, fp, {'R', 1, 0}, {'C', 1, 3, 0, 0, 0, 0}} {
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var want merkle.RangeProof
+		werr := want.UnmarshalBinary(b)
+		got, gerr := rangeProofInPlace(b)
+		if (werr == nil) != (gerr == nil) {
+			t.Fatalf("range proof: merkle %v, in place %v", werr, gerr)
+		}
+		if werr == nil && !reflect.DeepEqual(*got, want) {
+			t.Fatalf("range proof: in place %+v, merkle %+v", *got, want)
+		}
+		var wantC merkle.ChangeProof
+		werr = wantC.UnmarshalBinary(b)
+		gotC, gerr := changeProofInPlace(b)
+		if (werr == nil) != (gerr == nil) {
+			t.Fatalf("change proof: merkle %v, in place %v", werr, gerr)
+		}
+		if werr == nil && !reflect.DeepEqual(*gotC, wantC) {
+			t.Fatalf("change proof: in place %+v, merkle %+v", *gotC, wantC)
+		}
+		if gerr != nil && !errors.Is(gerr, merkle.ErrMalformedProof) {
+			t.Fatalf("error without ErrMalformedProof: %v", gerr)
+		}
+	})
+}
+
+// TestSyncFinishesAfterVersionsDroppedMidSync: rw commits that drop versions in the middle of a
+// sync make the commit at Done check every leaf's presence itself (a dropped version may have
+// deleted an object the sync had written); the result is still exact.
+func TestSyncFinishesAfterVersionsDroppedMidSync(t *testing.T) {
+	src, _, v2 := syncSource(t, 40)
+	starts, proofs := rangeProofs(t, src, v2)
+	dst := startDaemon(t, t.TempDir(), 2)
+	half := len(proofs) / 2
+	for i := range half {
+		if _, err := dst.ApplyProof(KindRange, merkle.Hash{}, v2, starts[i], nil, proofs[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 3 {
+		mustBegin(t, dst)
+		writeFile(t, dst.path("rw", "state", "local"), []byte{byte(i)})
+		mustCommit(t, dst)
+	}
+	for i := half; i < len(proofs); i++ {
+		if _, err := dst.ApplyProof(KindRange, merkle.Hash{}, v2, starts[i], nil, proofs[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := dst.Store().Head().Root; got != v2 {
+		t.Fatalf("head %s, want %s", got, v2)
+	}
+	checkScratch(t, dst.path("current"), v2)
+	checkRefcounts(t, dst.Store())
 }

@@ -78,17 +78,19 @@ func benchSync(b *testing.B, n, size int, cfg SchedulerConfig) {
 	c := benchServers(b, store, root)
 	b.SetBytes(total)
 	b.ResetTimer()
-	var elapsed time.Duration
+	var elapsed, cpu time.Duration
 	for b.Loop() {
 		cl := NewClient(c.client, NewStoreSink(merkle.NewMemStore(), merkle.DefaultParams()),
 			Config{Logger: quietLogger(), Scheduler: cfg})
-		start := time.Now()
+		start, cpu0 := time.Now(), quiccopy.CPUTime(b)
 		if err := cl.Run(context.Background(), root); err != nil {
 			b.Fatal(err)
 		}
 		elapsed += time.Since(start)
+		cpu += quiccopy.CPUTime(b) - cpu0
 	}
 	b.ReportMetric(float64(n)*float64(b.N)/elapsed.Seconds(), "files/s")
+	quiccopy.ReportCPU(b, cpu, total*int64(b.N))
 }
 
 // BenchmarkSyncEngine1GiB10kFiles syncs the same tree with the network replaced by direct calls

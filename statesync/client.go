@@ -156,6 +156,8 @@ func (c *Client) Run(ctx context.Context, target merkle.Hash) error {
 	defer cancel()
 
 	results := make(chan fetchResult, c.cfg.Scheduler.MaxInFlight)
+	// A typical response is the proof limit plus half (a proof may pass its limit by a leaf).
+	bufs := newFreeList(c.cfg.Scheduler.MaxInFlight, int(c.cfg.Scheduler.MaxBytes)*3/2+64<<10)
 	poll := time.NewTicker(c.cfg.PollInterval)
 	defer poll.Stop()
 	logT := time.NewTicker(c.cfg.LogInterval)
@@ -198,7 +200,7 @@ func (c *Client) Run(ctx context.Context, target merkle.Hash) error {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				r := c.fetch(ctx, f)
+				r := c.fetch(ctx, f, bufs)
 				select {
 				case results <- r:
 				case <-ctx.Done():

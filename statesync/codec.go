@@ -8,6 +8,7 @@ import (
 
 	"github.com/hpfs/hpnode/merkle"
 	"github.com/hpfs/hpnode/p2p"
+	"github.com/hpfs/hpnode/statesync/internal/hugemem"
 )
 
 // KindStateSync is the p2p request kind of state-sync requests: the body is an encoded Request,
@@ -213,7 +214,10 @@ func (r *Request) UnmarshalBinary(b []byte) error {
 
 // MarshalBinary encodes a response.
 func (r *Response) MarshalBinary() ([]byte, error) {
-	b := []byte{WireVersion, byte(r.Status)}
+	// A response is as big as its proof: filled once and handed to the transport, so its
+	// memory is best taken in huge pages.
+	b := hugemem.Alloc(0, 64+len(r.Proof)+len(r.Hints)*(2+MaxKeyLen/16))
+	b = append(b, WireVersion, byte(r.Status))
 	switch r.Status {
 	case StatusOK:
 		if r.Kind != ProofRange && r.Kind != ProofChange {

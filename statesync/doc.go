@@ -18,6 +18,10 @@
 // answer a Response (codec.go), both versioned and strictly bounded. A server always answers:
 // a proof, a NACK listing roots it has, or an error code (bad request, busy, internal).
 //
+// The client applies several proofs at once (the sink must accept concurrent calls for one
+// target) while it keeps fetching; a sink that verifies proofs itself (ProofVerifier) gets them
+// as received, and one that knows what it holds (Beginner) says so before the first fetch.
+//
 // It must never apply a byte that was not verified against the target root first, never write
 // outside the store (it hands proofs to the sink; it never touches a directory itself), never
 // wait silently on a peer (every request has a deadline; a server that lacks a root says so with

@@ -7,7 +7,39 @@ import (
 
 	"github.com/hpfs/hpnode/merkle"
 	"github.com/hpfs/hpnode/p2p"
+	"github.com/hpfs/hpnode/statesync/internal/hugemem"
 )
+
+// requestIntoer is the buffer-reusing request of *p2p.Node, used when the Network has it.
+type requestIntoer interface {
+	RequestInto(ctx context.Context, to p2p.PeerID, kind p2p.Kind, req, dst []byte, maxResp int) ([]byte, error)
+}
+
+// freeList holds response buffers for the fetches of one Run. A fresh multi-megabyte buffer per
+// response costs a page fault per 4 KiB on this kind of VM (more than the copy into it); a
+// bounded free list keeps them, unlike a sync.Pool that a busy GC empties.
+type freeList struct {
+	size int
+	ch   chan []byte
+}
+
+func newFreeList(n, size int) *freeList { return &freeList{size: size, ch: make(chan []byte, n)} }
+
+func (l *freeList) get() []byte {
+	select {
+	case b := <-l.ch:
+		return b
+	default:
+		return hugemem.Alloc(0, l.size)
+	}
+}
+
+func (l *freeList) put(b []byte) {
+	select {
+	case l.ch <- b[:0]:
+	default:
+	}
+}
 
 // maxResponse bounds the response to a request limited to maxBytes of proof: a proof may exceed
 // its byte limit by one entry (at most one leaf) and its boundary paths.
@@ -18,7 +50,7 @@ func maxResponse(maxBytes uint32) int {
 // fetch performs one Fetch: request, decode, verify, apply. It runs on its own goroutine; the
 // sink is entered under applyMu (read: fetches apply concurrently), and only for the current
 // target.
-func (c *Client) fetch(ctx context.Context, f Fetch) fetchResult {
+func (c *Client) fetch(ctx context.Context, f Fetch, bufs *freeList) fetchResult {
 	res := fetchResult{Result: Result{ID: f.ID}, target: f.Req.Root}
 	fail := func(o Outcome, err error) fetchResult {
 		if ctx.Err() != nil {
@@ -35,7 +67,19 @@ func (c *Client) fetch(ctx context.Context, f Fetch) fetchResult {
 		return res
 	}
 	rctx, cancel := context.WithTimeout(ctx, c.cfg.RequestTimeout)
-	raw, err := c.net.Request(rctx, f.Peer, KindStateSync, body, maxResponse(f.Req.MaxBytes))
+	var raw []byte
+	if ri, ok := c.net.(requestIntoer); ok && bufs != nil {
+		// The response (and the proof aliasing it) is dead once the sink returns: the buffer
+		// goes back to the run's free list then.
+		buf := bufs.get()
+		defer func() { bufs.put(buf) }()
+		raw, err = ri.RequestInto(rctx, f.Peer, KindStateSync, body, buf, maxResponse(f.Req.MaxBytes))
+		if cap(raw) > cap(buf) {
+			buf = raw // it did not fit: keep the larger buffer instead
+		}
+	} else {
+		raw, err = c.net.Request(rctx, f.Peer, KindStateSync, body, maxResponse(f.Req.MaxBytes))
+	}
 	cancel()
 	if err != nil {
 		if errors.Is(err, p2p.ErrResponseTooLarge) {

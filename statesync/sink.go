@@ -69,6 +69,7 @@ type ProofVerifier interface {
 type ProofSink interface {
 	// Apply verifies (change proofs) and applies one proof. A proof that fails verification
 	// returns an error wrapping ErrBadProof; any other error is the sink's own failure.
+	// req.Proof is only valid during the call (the client reuses its buffer).
 	Apply(ctx context.Context, req ApplyRequest) (ApplyResult, error)
 }
 

@@ -8,7 +8,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime/pprof"
-	"syscall"
 	"testing"
 	"time"
 
@@ -101,13 +100,13 @@ func benchHPFSDSync(b *testing.B, n, size int) {
 		b.StartTimer()
 		cl := statesync.NewClient(node, NewSink(client.socket), statesync.Config{Logger: quietLogger()})
 		stopProfile := profileSync(b)
-		start, cpu0 := time.Now(), cpuTime(b)
+		start, cpu0 := time.Now(), quiccopy.CPUTime(b)
 		if err := cl.Run(context.Background(), target); err != nil {
 			b.Fatal(err)
 		}
 		stopProfile()
 		elapsed += time.Since(start)
-		cpu += cpuTime(b) - cpu0
+		cpu += quiccopy.CPUTime(b) - cpu0
 		if client.head() != target {
 			b.Fatalf("client head %s, want %x", client.head(), target)
 		}
@@ -116,6 +115,7 @@ func benchHPFSDSync(b *testing.B, n, size int) {
 	// CPU seconds per wall second of sync (every daemon, node and the client are in this
 	// process): near the core count means CPU-bound, well below it means latency-bound.
 	b.ReportMetric(cpu.Seconds()/elapsed.Seconds(), "cores")
+	quiccopy.ReportCPU(b, cpu, int64(n)*int64(size)*int64(b.N))
 }
 
 // profileSync writes a CPU profile of the sync alone (not the setup) to $HPFSD_SYNC_PROFILE if
@@ -133,15 +133,6 @@ func profileSync(b *testing.B) (stop func()) {
 		b.Fatal(err)
 	}
 	return func() { pprof.StopCPUProfile(); f.Close() }
-}
-
-// cpuTime is the process's user+system CPU time so far.
-func cpuTime(b *testing.B) time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		b.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func BenchmarkHPFSDSync1GiB10kFiles(b *testing.B) { benchHPFSDSync(b, 10_000, 1<<30/10_000) }

@@ -12,6 +12,7 @@ import (
 	"io"
 	"math/big"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -37,6 +38,8 @@ func Bench(b *testing.B, total int64) {
 	buf := make([]byte, 1<<20)
 	b.SetBytes(total)
 	b.ResetTimer()
+	cpu0 := CPUTime(b)
+	defer func() { ReportCPU(b, CPUTime(b)-cpu0, total*int64(b.N)) }()
 	for b.Loop() {
 		str, err := conn.OpenStreamSync(ctx)
 		if err != nil {
@@ -91,4 +94,22 @@ func benchTLS(b *testing.B) (srv, cli *tls.Config) {
 	srv = &tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{"bench"}, MinVersion: tls.VersionTLS13}
 	cli = &tls.Config{InsecureSkipVerify: true, NextProtos: []string{"bench"}, MinVersion: tls.VersionTLS13}
 	return srv, cli
+}
+
+// CPUTime is the process's user+system CPU time so far.
+func CPUTime(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// ReportCPU reports the CPU seconds spent per GiB moved: on a shared machine the wall-clock
+// rate depends on what else runs, the CPU cost per byte much less, so the ratio of two
+// benchmarks' cpu-s/GiB is the steadier comparison.
+func ReportCPU(b *testing.B, cpu time.Duration, bytes int64) {
+	if bytes > 0 {
+		b.ReportMetric(cpu.Seconds()/(float64(bytes)/(1<<30)), "cpu-s/GiB")
+	}
 }
