@@ -18,8 +18,11 @@
 // record and the refcount drops of versions that fall out of the window (the last Keep, default
 // 16, plus any pinned by an open read-only session). A crash before the batch is durable leaves
 // the previous head; after it, the new one; never a mix. Objects written through Store.PutNode
-// (the sync path) are staged under their own prefix and become part of the store only when a
-// committed version reaches them; staged objects are discarded at start.
+// (import) are staged under their own prefix and become part of the store only when a committed
+// version reaches them; staged objects are discarded at start. Objects a proof sync writes go to
+// their final keys with a journal key beside them (sync_store.go); the commit at Done gives them
+// refcounts, and every journaled object still unreferenced is swept at the next sync begin, abort
+// or commit.
 //
 // # Sessions and views
 //
@@ -97,15 +100,19 @@
 //
 // # Sync
 //
-// range-proof and change-proof serve merkle proofs of kept versions (binary, base64 in JSON).
-// apply-proof verifies a proof against the target root (and, for change proofs, the local base
-// root) before anything is stored, feeds it to a merkle.Syncer whose objects are staged, and when
-// the Syncer is Done commits the target as a new version (current/ then shows it). It is refused
-// while an rw session is open; sync.abort drops a sync in progress. Staged objects do not survive
-// a restart: a sync then starts over.
+// range-proof and change-proof serve merkle proofs of kept versions (binary, base64 in JSON;
+// raw bytes in the binary frames of proto_*.go). apply-proof verifies a proof against the target
+// root (and, for change proofs, the base root) before anything is stored, writes its objects in
+// one batch (applies may run concurrently), and when the merkle.Syncer is Done commits the target
+// as a new version (current/ then shows it). sync.begin may start from the head, so a store that
+// holds an older version fetches only change proofs. A sync is refused while an rw session is
+// open; sync.abort drops it. A sync does not survive a restart: it starts over, and the next
+// sync.begin sweeps the dead one's journaled objects.
 //
 // # Control
 //
 // A unix socket (default <store>/hpfsd.sock) takes one JSON Request per connection and answers
-// one Response (see control.go); cmd/hpfsd wraps every operation as a subcommand.
+// one Response (see control.go); cmd/hpfsd wraps every operation as a subcommand. A connection
+// that opens with the binary preamble instead carries length-prefixed proof frames back to back
+// (proto_frame.go): the state sync's path, without JSON and base64.
 package hpfs

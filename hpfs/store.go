@@ -22,8 +22,10 @@ import (
 //	'l' hash           → leaf bytes in their stored encoding (leafcodec.go)
 //	'c' 'n'|'l' hash   → refcount, 8-byte big endian; present exactly when the object is
 //	                     reachable from a kept version (or an open pin, see below)
-//	's' 'n'|'l' hash   → staged object written by PutNode/PutLeaf (the sync path); not yet
+//	's' 'n'|'l' hash   → staged object written by PutNode/PutLeaf (import); not yet
 //	                     referenced by any version, promoted to 'n'/'l' when a version needs it
+//	'j' 'n'|'l' hash   → journal: the 'n'/'l' object was written by a proof sync and may have
+//	                     no refcount yet (sync_store.go)
 //	'v' seq            → version record: root (32) | unix nanos (8)
 //	'h'                → head seq (8)
 //	'p'                → params: leaf size (8) | leaf format (1, see leafcodec.go)
