@@ -28,7 +28,8 @@ var buildOnce sync.Once
 var buildDir string
 var buildErr error
 
-// binaries builds hpnode, hpfsd and the Go echo contract once per test binary.
+// binaries builds hpnode, hpfsd, the Go echo contract and the non-deterministic test contract once
+// per test binary.
 func binaries(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
@@ -37,7 +38,7 @@ func binaries(t testing.TB) string {
 			return
 		}
 		root := repoRoot(t)
-		for _, pkg := range []string{"./cmd/hpnode", "./cmd/hpfsd", "./examples/echo-go"} {
+		for _, pkg := range []string{"./cmd/hpnode", "./cmd/hpfsd", "./examples/echo-go", "./test/integration/testdata/nondet"} {
 			cmd := exec.Command("go", "build", "-o", buildDir+"/", pkg)
 			cmd.Dir = root
 			if out, err := cmd.CombinedOutput(); err != nil {
@@ -85,17 +86,26 @@ func nodejsBundle(t testing.TB) string {
 }
 
 // goBundle is a bundle holding the compiled Go echo contract.
-func goBundle(t testing.TB) string {
+func goBundle(t testing.TB) string { return binBundle(t, "echo-go", 0) }
+
+// binBundle is a bundle holding the compiled contract name (built by binaries) as its binary, with
+// the cluster's consensus threshold set to threshold percent when it is not 0 (HotPocket's 80%
+// needs every vote of a 3- or 4-node UNL; tests that stop or desync a member lower it).
+func binBundle(t testing.TB, name string, threshold int) string {
 	bin := binaries(t)
 	dir := t.TempDir()
-	data, err := os.ReadFile(filepath.Join(bin, "echo-go"))
+	data, err := os.ReadFile(filepath.Join(bin, name))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "echo-go"), data, 0o755); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, name), data, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	override := `{"contract":{"bin_path":"echo-go","bin_args":""}}`
+	consensus := ""
+	if threshold != 0 {
+		consensus = fmt.Sprintf(`,"consensus":{"threshold":%d}`, threshold)
+	}
+	override := fmt.Sprintf(`{"contract":{"bin_path":%q,"bin_args":""%s}}`, name, consensus)
 	if err := os.WriteFile(filepath.Join(dir, nodedir.OverrideFile), []byte(override), 0o644); err != nil {
 		t.Fatal(err)
 	}
