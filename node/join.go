@@ -200,6 +200,10 @@ func (n *Node) prepareConsensus(ctx context.Context) (*consensus.Node, error) {
 	if fresh {
 		err = n.db.saveResult(initial)
 	} else {
+		if _, cerr := n.catchUpLedgers(ctx); cerr != nil {
+			// Not fatal: consensus fetches what is still missing ledger by ledger.
+			n.logger.Warn("ledger catch-up", "err", cerr)
+		}
 		err = n.catchUpState(ctx)
 	}
 	if err != nil {

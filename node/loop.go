@@ -106,6 +106,7 @@ func (n *Node) handleReady(ctx context.Context, rd consensus.Ready, execQ chan<-
 		n.view.setStatus(rd.Status)
 		n.metrics.voteStatus.Set(float64(rd.Status))
 		n.logger.Info("vote status", "status", rd.Status.String())
+		n.kickStatus()
 		n.events.publish(&userapi.VoteStatusChanged{VoteStatus: rd.Status.String()})
 		if n.hooks.OnVoteStatus != nil {
 			n.hooks.OnVoteStatus(rd.Status)
@@ -182,6 +183,7 @@ func (n *Node) ledgerClosed(d *consensus.Decided) {
 		hex8(res.StateHash[:]), hex8(res.PatchHash[:])), "inputs", len(d.Inputs), "users", len(rec.Value.Users))
 	n.events.publish(&userapi.LedgerCreated{Ledger: userLedger(rec)})
 	n.releaseOutputs(rec, h)
+	n.kickStatus()
 	if n.hooks.OnLedger != nil {
 		n.hooks.OnLedger(*d)
 	}

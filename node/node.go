@@ -59,6 +59,8 @@ type Node struct {
 	// executed sequence. Only the loop touches it.
 	lateCerts map[uint64]consensus.Record
 	metrics   *nodeMetrics
+	// statusKick wakes the status publisher (kickStatus).
+	statusKick chan struct{}
 
 	patchMu sync.Mutex
 	patch   *config.PatchConfig // patch.cfg as of the latest execution
@@ -94,6 +96,7 @@ func (n *Node) Run(ctx context.Context) error {
 	n.npl = newNPLRouter()
 	n.steps = make(chan consensus.Message, stepQueue)
 	n.local = make(chan consensus.Message, 16)
+	n.statusKick = make(chan struct{}, 1)
 	n.exec = &executor{
 		fs:         n.fs,
 		contractID: cfg.Contract.ID,

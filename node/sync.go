@@ -96,6 +96,13 @@ func (n *Node) runSync(ctx context.Context, q <-chan consensus.SyncTarget) {
 			res := target.Result
 			res.Config = unlConfig(n.syncedPatch())
 			n.logger.Info("state sync done", "state", hex8(res.StateHash[:]), "ledger", res.Seq)
+			// The synced state is now this node's result: a restart must resume from it, not
+			// from the result it had before the sync.
+			if err := n.db.saveResult(res); err != nil {
+				n.logger.Error("save synced result", "ledger", res.Seq, "err", err)
+			}
+			n.view.setResult(res)
+			n.kickStatus()
 			select {
 			case n.local <- consensus.Message{Type: consensus.MsgSyncDone, Result: &res}:
 			case <-ctx.Done():

@@ -221,14 +221,20 @@ func (c *testCluster) waitAllAt(seq uint64, timeout time.Duration, nodes ...int)
 	}
 }
 
-// stateHashesAgree waits until every node reports the same state hash for the same ledger.
-func (c *testCluster) stateHashesAgree(timeout time.Duration) string {
+// stateHashesAgree waits until the listed nodes (every node when none is listed) report the same
+// state hash.
+func (c *testCluster) stateHashesAgree(timeout time.Duration, nodes ...int) string {
 	c.t.Helper()
+	if len(nodes) == 0 {
+		for k := 1; k <= c.n; k++ {
+			nodes = append(nodes, k)
+		}
+	}
 	deadline := time.Now().Add(timeout)
 	var last []string
 	for time.Now().Before(deadline) {
 		last = last[:0]
-		for k := 1; k <= c.n; k++ {
+		for _, k := range nodes {
 			s := c.status(k)
 			last = append(last, s.StateHash)
 		}
