@@ -24,6 +24,11 @@ func (n *Node) loop(ctx context.Context, cons *consensus.Node, execQ chan<- cons
 			return nil
 		case now := <-ticker.C:
 			cons.Tick(now)
+			if n.farBehind(cons, now) {
+				n.logger.Info("far behind the cluster; catching up", "lcl", cons.Tip().Seq,
+					"peers_seq", n.peerSeq.Load(), "executed", n.view.executedSeq())
+				return errFarBehind
+			}
 		case m := <-n.local:
 			if err := cons.Step(m); err != nil {
 				n.logger.Warn("consensus refused a local report", "type", m.Type, "err", err)

@@ -12,6 +12,7 @@ import (
 	"os"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -61,6 +62,13 @@ type Node struct {
 	metrics   *nodeMetrics
 	// statusKick wakes the status publisher (kickStatus).
 	statusKick chan struct{}
+	// peerSeq is the highest ledger sequence a UNL member proposed for (signatures are checked at
+	// the mesh boundary); syncing is set while runSync has a sync in flight. Both feed farBehind.
+	peerSeq atomic.Uint64
+	syncing atomic.Bool
+	// catchUpAfter is when the loop may ask for a catch-up again (runConsensus owns it; the loop
+	// reads it only while runConsensus waits for the session).
+	catchUpAfter time.Time
 
 	patchMu sync.Mutex
 	patch   *config.PatchConfig // patch.cfg as of the latest execution
@@ -95,7 +103,6 @@ func (n *Node) Run(ctx context.Context) error {
 	n.events = newEventHub()
 	n.npl = newNPLRouter()
 	n.steps = make(chan consensus.Message, stepQueue)
-	n.local = make(chan consensus.Message, 16)
 	n.statusKick = make(chan struct{}, 1)
 	n.exec = &executor{
 		fs:         n.fs,
@@ -143,12 +150,8 @@ func (n *Node) Run(ctx context.Context) error {
 		_ = g.Wait()
 		return err
 	}
-	execQ := make(chan consensus.Execution, 1)
-	syncQ := make(chan consensus.SyncTarget, 1)
 	g.Go(func() error { return ignoreCanceled(users.Serve(gctx, userLn)) })
-	g.Go(func() error { n.runExecutor(gctx, execQ); return nil })
-	g.Go(func() error { n.runSync(gctx, syncQ); return nil })
-	g.Go(func() error { return n.loop(gctx, cons, execQ, syncQ) })
+	g.Go(func() error { return n.runConsensus(gctx, cons) })
 
 	n.view.setUp()
 	n.publishStatus()
@@ -262,6 +265,14 @@ func (n *Node) onConsensusMessage(from p2p.PeerID, _ p2p.Kind, payload []byte) {
 		return
 	}
 	m.From = consensus.PubKey(from)
+	if m.Type == consensus.MsgProposal && m.Proposal != nil {
+		for seq := m.Proposal.Seq; ; {
+			old := n.peerSeq.Load()
+			if seq <= old || n.peerSeq.CompareAndSwap(old, seq) {
+				break
+			}
+		}
+	}
 	if m.Type == consensus.MsgLedgerRequest {
 		// Answered from the ledger store, which keeps far more than consensus's recent window:
 		// a peer that fell far behind catches up from any node.

@@ -58,7 +58,9 @@ func (n *Node) runSync(ctx context.Context, q <-chan consensus.SyncTarget) {
 	)
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
+	defer n.syncing.Store(false)
 	start := func() {
+		n.syncing.Store(true)
 		var jctx context.Context
 		jctx, cancel = context.WithCancel(ctx)
 		client = n.stateSyncClient()
@@ -87,6 +89,7 @@ func (n *Node) runSync(ctx context.Context, q <-chan consensus.SyncTarget) {
 		case err := <-done:
 			cancel()
 			done = nil
+			n.syncing.Store(false)
 			if err != nil {
 				n.logger.Warn("state sync failed; retrying", "err", err)
 				retryAt = time.After(syncRetry)

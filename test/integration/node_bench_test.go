@@ -31,6 +31,7 @@ type rate struct {
 	N        int     `json:"n"`
 	Ms       float64 `json:"ms"`
 	Accepted int     `json:"accepted"`
+	Rejected int     `json:"rejected"`
 	PerSec   float64 `json:"acceptedPerSec"`
 }
 
