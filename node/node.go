@@ -62,6 +62,8 @@ type Node struct {
 	metrics   *nodeMetrics
 	// statusKick wakes the status publisher (kickStatus).
 	statusKick chan struct{}
+	// verifier checks relayed inputs off the consensus loop.
+	verifier *inputVerifier
 	// peerSeq is the highest ledger sequence a UNL member proposed for (signatures are checked at
 	// the mesh boundary); syncing is set while runSync has a sync in flight. Both feed farBehind.
 	peerSeq atomic.Uint64
@@ -104,6 +106,7 @@ func (n *Node) Run(ctx context.Context) error {
 	n.npl = newNPLRouter()
 	n.steps = make(chan consensus.Message, stepQueue)
 	n.statusKick = make(chan struct{}, 1)
+	n.verifier = newInputVerifier()
 	n.exec = &executor{
 		fs:         n.fs,
 		contractID: cfg.Contract.ID,
@@ -132,6 +135,7 @@ func (n *Node) Run(ctx context.Context) error {
 		return n.mesh.Close()
 	})
 	g.Go(func() error { n.publishStatusEvery(gctx, time.Second); return nil })
+	g.Go(func() error { n.verifier.run(gctx, n.steps); return nil })
 	if cfg.Metrics.Listen != "" {
 		g.Go(func() error { return n.metrics.serve(gctx, cfg.Metrics.Listen) })
 	}
@@ -197,12 +201,14 @@ func (n *Node) newConsensus() (*consensus.Node, error) {
 		UserInputBytes:       cfg.Contract.RoundLimits.UserInputBytes,
 		// userapi verified every local input's signature before SubmitInput.
 		SubmitVerified: true,
-		Logger:         n.logger,
-		Tip:            st.tip,
-		Result:         st.result,
-		TipInputs:      st.tipInputs,
-		History:        st.history,
-		Hard:           st.hard,
+		// Relayed inputs were checked by inputVerifier before the loop saw them.
+		VerifyInput: n.verifier.verify,
+		Logger:      n.logger,
+		Tip:         st.tip,
+		Result:      st.result,
+		TipInputs:   st.tipInputs,
+		History:     st.history,
+		Hard:        st.hard,
 	}
 	n.view.setLedger(cc.Tip, cc.Tip.Hash())
 	n.view.setUNL(cc.Tip.Value.Result.Config.UNL)
@@ -277,6 +283,13 @@ func (n *Node) onConsensusMessage(from p2p.PeerID, _ p2p.Kind, payload []byte) {
 		// Answered from the ledger store, which keeps far more than consensus's recent window:
 		// a peer that fell far behind catches up from any node.
 		n.answerLedgerRequest(from, m.Seq)
+		return
+	}
+	if m.Type == consensus.MsgInputBatch {
+		// Signatures are checked before the loop sees the batch (inputVerifier).
+		if !n.verifier.submit(m) {
+			n.logger.Debug("input verification queue full; batch dropped", "inputs", len(m.Inputs))
+		}
 		return
 	}
 	select {
