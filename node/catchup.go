@@ -9,6 +9,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/hpfs/hpnode/consensus"
+	"github.com/hpfs/hpnode/merkle"
 	"github.com/hpfs/hpnode/p2p"
 )
 
@@ -46,14 +47,29 @@ func (n *Node) catchUpLedgers(ctx context.Context) (bool, error) {
 		return false, nil
 	}
 	local := n.db.chain.Tip().Seq
-	tip := n.highestPeerTip(ctx)
+	tip, claimed := n.highestPeerTip(ctx)
 	if tip < local+gap {
 		return false, nil
 	}
 	n.logger.Info("far behind the cluster: fetching the missed ledgers instead of executing each",
 		"lcl", local, "peers_lcl", tip)
 	start := time.Now()
-	if err := n.fetchLedgers(ctx, local+1, tip); err != nil {
+	// The state sync to the state the peer's tip records starts at once, beside the ledger fetch:
+	// proofs are verified against that root, so the sync cannot produce any other state, and the
+	// root itself is trusted only if the verified chain ends on it. Otherwise the sync is
+	// abandoned and catchUpState syncs to the verified root.
+	sctx, cancelSync := context.WithCancel(ctx)
+	defer cancelSync()
+	synced := make(chan error, 1)
+	go func() { synced <- n.syncTo(sctx, merkle.Hash(claimed)) }()
+	err := n.fetchLedgers(ctx, local+1, tip)
+	if err != nil || n.db.chain.Tip().Value.Result.StateHash != claimed {
+		cancelSync()
+	}
+	if serr := <-synced; serr != nil && sctx.Err() == nil {
+		n.logger.Warn("state sync beside the ledger fetch failed", "err", serr)
+	}
+	if err != nil {
 		return n.db.chain.Tip().Seq > local, err
 	}
 	n.logger.Info("missed ledgers fetched and verified", "from", local+1, "to", tip,
@@ -62,19 +78,20 @@ func (n *Node) catchUpLedgers(ctx context.Context) (bool, error) {
 }
 
 // highestPeerTip asks every connected peer for its last closed ledger and returns the highest
-// sequence number claimed (0 with no answer). A claim is only a hint: the ledgers fetched after
-// it are verified one by one, so a peer that lies about its tip only makes the fetch fail.
-func (n *Node) highestPeerTip(ctx context.Context) uint64 {
+// sequence number claimed (0 with no answer) with the state hash that ledger records. A claim is
+// only a hint: the ledgers fetched after it are verified one by one, so a peer that lies about its
+// tip only makes the fetch fail.
+func (n *Node) highestPeerTip(ctx context.Context) (uint64, consensus.Hash) {
 	deadline := time.Now().Add(peerWait)
 	for len(n.mesh.Peers()) == 0 && time.Now().Before(deadline) {
 		select {
 		case <-ctx.Done():
-			return 0
+			return 0, consensus.Hash{}
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
 	peers := n.mesh.Peers()
-	tips := make([]uint64, len(peers))
+	tips := make([]*consensus.Record, len(peers))
 	var g errgroup.Group
 	for i, p := range peers {
 		g.Go(func() error {
@@ -85,17 +102,22 @@ func (n *Node) highestPeerTip(ctx context.Context) uint64 {
 				return nil
 			}
 			if ds, err := decodeFetchResponse(resp); err == nil && len(ds) > 0 {
-				tips[i] = ds[len(ds)-1].Record.Seq
+				tips[i] = &ds[len(ds)-1].Record
 			}
 			return nil
 		})
 	}
 	_ = g.Wait()
-	var best uint64
+	var best *consensus.Record
 	for _, t := range tips {
-		best = max(best, t)
+		if t != nil && (best == nil || t.Seq > best.Seq) {
+			best = t
+		}
 	}
-	return best
+	if best == nil {
+		return 0, consensus.Hash{}
+	}
+	return best.Seq, best.Value.Result.StateHash
 }
 
 // fetchLedgers fetches ledgers from..to from the peers, fetchParallel chunks of maxFetch at a

@@ -31,7 +31,7 @@ func TestFarBehindNodeCatchesUpByStateSync(t *testing.T) {
 	c.waitAllAt(from+60, 120*time.Second, 1, 2)
 	c.hpnode(120*time.Second, "cluster", "start", c.dir, "--timeout", "100s")
 	c.waitLog(3, 60*time.Second, `msg="missed ledgers fetched and verified"`)
-	c.waitLog(3, 60*time.Second, `msg="state is behind the ledger; syncing it"`)
+	c.waitLog(3, 60*time.Second, `msg="state is behind the ledger`)
 	c.sameLedger(c.status(1).LCLSeq+3, 90*time.Second, 1, 2, 3)
 	c.stateHashesAgree(60 * time.Second)
 

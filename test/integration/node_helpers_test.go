@@ -171,6 +171,13 @@ func (c *testCluster) logTails() string {
 // client runs testdata/cluster_client.js and decodes its summary into out.
 func (c *testCluster) client(timeout time.Duration, out any, mode string, node int, protocol string, arg string) {
 	c.t.Helper()
+	if err := c.runClient(timeout, out, mode, node, protocol, arg); err != nil {
+		c.t.Fatalf("%v\n%s", err, c.logTails())
+	}
+}
+
+// runClient is client for any goroutine: it returns what went wrong instead of failing the test.
+func (c *testCluster) runClient(timeout time.Duration, out any, mode string, node int, protocol string, arg string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	script := filepath.Join(repoRoot(c.t), "test", "integration", "testdata", "cluster_client.js")
@@ -179,15 +186,16 @@ func (c *testCluster) client(timeout time.Duration, out any, mode string, node i
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
-		c.t.Fatalf("client %s on node %d (%s): %v\nstdout: %s\nstderr: %s\n%s", mode, node, protocol, err, stdout.String(), stderr.String(), c.logTails())
+		return fmt.Errorf("client %s on node %d (%s): %v\nstdout: %s\nstderr: %s", mode, node, protocol, err, stdout.String(), stderr.String())
 	}
 	line := strings.TrimSpace(stdout.String())
 	if i := strings.LastIndexByte(line, '\n'); i >= 0 {
 		line = line[i+1:]
 	}
 	if err := json.Unmarshal([]byte(line), out); err != nil {
-		c.t.Fatalf("client summary %q: %v", line, err)
+		return fmt.Errorf("client summary %q: %v", line, err)
 	}
+	return nil
 }
 
 // status reads node k's published status.
