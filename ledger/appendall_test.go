@@ -80,3 +80,31 @@ func TestAppendAllRejectsABrokenBatchWhole(t *testing.T) {
 		})
 	}
 }
+
+// TestTipReadableWhileAppending: a node answers peers' tip requests while its loop appends; under
+// -race this fails if the tip is read without the writer's lock.
+func TestTipReadableWhileAppending(t *testing.T) {
+	c := newChain(t, 3)
+	s := open(t, t.TempDir(), c, Options{NoSync: true})
+	defer s.Close()
+	ds := c.build(40)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for last := uint64(0); last < 40; {
+			tip := s.Tip()
+			if tip.Seq < last {
+				t.Errorf("tip went back from %d to %d", last, tip.Seq)
+				return
+			}
+			last = tip.Seq
+			_ = s.First()
+		}
+	}()
+	for i := range ds {
+		if err := s.Append(ds[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	<-done
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/hpfs/hpnode/consensus"
@@ -39,8 +40,12 @@ type Store struct {
 	contractID string
 	opts       Options
 	genesis    consensus.Record
-	tip        consensus.Record
-	first      uint64 // oldest retained record (>= 1), or tip+1 when only genesis exists
+
+	// mu guards tip and first: the one writer changes them while readers (a node answering peers'
+	// ledger fetches) read them.
+	mu    sync.RWMutex
+	tip   consensus.Record
+	first uint64 // oldest retained record (>= 1), or tip+1 when only genesis exists
 }
 
 const (
@@ -141,10 +146,16 @@ func (s *Store) Close() error { return s.db.Close() }
 func (s *Store) Genesis() consensus.Record { return s.genesis }
 
 // Tip returns the newest record (genesis when none was appended).
-func (s *Store) Tip() consensus.Record { return s.tip }
+func (s *Store) Tip() consensus.Record {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.tip
+}
 
 // First returns the oldest retained non-genesis sequence (tip+1 when there is none).
 func (s *Store) First() uint64 {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
 	if s.tip.Seq == s.genesis.Seq {
 		return s.genesis.Seq + 1
 	}
@@ -198,6 +209,8 @@ func (s *Store) AppendAll(ds []consensus.Decided) error {
 		}
 		prev = *r
 	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	first := s.first
 	if s.tip.Seq == s.genesis.Seq {
 		s.first = ds[0].Record.Seq

@@ -2,6 +2,8 @@ package integration
 
 import (
 	"fmt"
+	"os"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -133,7 +135,16 @@ func BenchmarkCatchUp1000Ledgers(b *testing.B) {
 		b.Run(m.name, func(b *testing.B) {
 			c := newCluster(b, 3, binBundle(b, "echo-go", 60), m.port, m.port+5000, 1000)
 			for i := 0; i < b.N; i++ {
+				start := time.Now()
 				b.ReportMetric(c.catchUpAfterMissing(1000, m.catchUp).Seconds(), "s-to-catch-up")
+				// Where the time went, from node 3's log: start-up (hpfsd, mesh, asking the
+				// peers for their tip), then the ledger fetch with the state sync beside it.
+				far, okFar := c.logTime(3, start, `msg="far behind the cluster: fetching`)
+				fetched, okFetched := c.logTime(3, start, `msg="missed ledgers fetched and verified"`)
+				if okFar && okFetched {
+					b.ReportMetric(far.Sub(start).Seconds(), "s-start-up")
+					b.ReportMetric(fetched.Sub(far).Seconds(), "s-fetch+state-sync")
+				}
 			}
 		})
 	}
@@ -207,4 +218,23 @@ func (c *testCluster) stopNode(k int) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// logTime is the time of the first line of node k's log at or after since that contains want.
+func (c *testCluster) logTime(k int, since time.Time, want string) (time.Time, bool) {
+	data, err := os.ReadFile(nodedir.Layout{Root: c.nodeDir(k)}.NodeLog())
+	if err != nil {
+		return time.Time{}, false
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		ts, rest, ok := strings.Cut(strings.TrimPrefix(line, "time="), " ")
+		if !ok || !strings.Contains(rest, want) {
+			continue
+		}
+		t, err := time.Parse(time.RFC3339Nano, ts)
+		if err == nil && !t.Before(since) {
+			return t, true
+		}
+	}
+	return time.Time{}, false
 }
