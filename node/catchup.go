@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -154,7 +155,11 @@ func (n *Node) fetchLedgers(ctx context.Context, from, to uint64) error {
 			batch = append(batch, c...)
 		}
 		if len(batch) > 0 {
-			if err := n.db.chain.AppendAll(batch); err != nil {
+			err := checkInputs(batch)
+			if err == nil {
+				err = n.db.chain.AppendAll(batch)
+			}
+			if err != nil {
 				n.logger.Warn("fetched ledgers failed verification; asking another peer", "from", from, "err", err)
 				batch = nil
 			}
@@ -188,4 +193,33 @@ func (n *Node) fetchChunk(ctx context.Context, peer p2p.PeerID, seq uint64, coun
 		return nil
 	}
 	return ds
+}
+
+// checkInputs checks every input of fetched ledgers as consensus checks a relayed one, on every
+// core. The certificates cover each input's ordered hash, which covers its signature but not its
+// container: without this check a peer could serve a ledger whose inputs carry the right
+// signatures over altered containers, and this node would store (and serve, and execute the tip's)
+// inputs no user signed.
+func checkInputs(ds []consensus.Decided) error {
+	var ins []*consensus.Input
+	for i := range ds {
+		for j := range ds[i].Inputs {
+			ins = append(ins, &ds[i].Inputs[j])
+		}
+	}
+	var g errgroup.Group
+	g.SetLimit(runtime.GOMAXPROCS(0))
+	const chunk = 256
+	for lo := 0; lo < len(ins); lo += chunk {
+		part := ins[lo:min(lo+chunk, len(ins))]
+		g.Go(func() error {
+			for _, in := range part {
+				if err := checkInput(in); err != nil {
+					return fmt.Errorf("fetched input of %x: %w", in.User[:4], err)
+				}
+			}
+			return nil
+		})
+	}
+	return g.Wait()
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/hpfs/hpnode/consensus"
@@ -124,4 +125,31 @@ func FuzzInputVerifier(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestCheckInputsRefusesAlteredFetchedInput: fetched ledgers' inputs are checked in full; one
+// container altered under its original signature (which keeps the ordered hash the certificate
+// covers) fails the whole batch.
+func TestCheckInputsRefusesAlteredFetchedInput(t *testing.T) {
+	k := testKey(4)
+	var ds []consensus.Decided
+	for l := uint64(0); l < 5; l++ {
+		var d consensus.Decided
+		for i := uint64(1); i <= 300; i++ {
+			d.Inputs = append(d.Inputs, signedInput(t, k, l*1000+i))
+		}
+		ds = append(ds, d)
+	}
+	if err := checkInputs(ds); err != nil {
+		t.Fatalf("good ledgers: %v", err)
+	}
+	in := &ds[3].Inputs[123]
+	oh := in.Ordered()
+	in.Container = []byte(strings.Replace(string(in.Container), `"in-`, `"IN-`, 1))
+	if in.Ordered() != oh {
+		t.Fatal("test setup: the altered input's ordered hash changed")
+	}
+	if err := checkInputs(ds); !errors.Is(err, consensus.ErrBadSignature) {
+		t.Fatalf("altered container: %v, want ErrBadSignature", err)
+	}
 }
