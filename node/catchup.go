@@ -84,6 +84,9 @@ func (n *Node) catchUpLedgers(ctx context.Context) (bool, error) {
 // tip only makes the fetch fail.
 func (n *Node) highestPeerTip(ctx context.Context) (uint64, consensus.Hash) {
 	deadline := time.Now().Add(peerWait)
+	if len(n.config().Mesh.KnownPeers) == 0 {
+		deadline = time.Now() // a node that knows no peer (a one-node cluster) waits for none
+	}
 	for len(n.mesh.Peers()) == 0 && time.Now().Before(deadline) {
 		select {
 		case <-ctx.Done():
