@@ -285,16 +285,12 @@ func (n *Node) onConsensusMessage(from p2p.PeerID, _ p2p.Kind, payload []byte) {
 		n.answerLedgerRequest(from, m.Seq)
 		return
 	}
-	if m.Type == consensus.MsgInputBatch {
-		// Signatures are checked before the loop sees the batch (inputVerifier).
-		if !n.verifier.submit(m) {
-			n.logger.Debug("input verification queue full; batch dropped", "inputs", len(m.Inputs))
-		}
-		return
-	}
-	select {
-	case n.steps <- m:
-	default:
+	// Every peer message passes the input verifier, in arrival order: input batches are checked
+	// there on every core, and a proposal that a peer sent after its inputs reaches consensus
+	// after them, as it did when consensus checked inputs itself. (Were proposals to overtake
+	// inputs still being checked, rounds would close without them and use up the inputs'
+	// ledger window.)
+	if !n.verifier.submit(m) {
 		n.logger.Debug("consensus queue full; message dropped", "type", m.Type)
 	}
 }

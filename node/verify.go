@@ -14,8 +14,8 @@ import (
 
 // Relayed inputs arrive in batches of up to a thousand, and each needs an Ed25519 verification
 // (~50 µs). Done by consensus on its single loop, they would cost that loop 50 ms per full batch,
-// during which no proposal is handled. inputVerifier checks them first, on every core, in the
-// order the batches arrived, and remembers which ones passed; consensus's VerifyInput then finds
+// during which nothing else is handled. inputVerifier checks them first, on every core, keeping
+// peer messages in the order they arrived, and remembers which inputs passed; consensus's VerifyInput then finds
 // each in the memory instead of verifying it again. An input that fails is passed on unremembered,
 // so consensus checks it itself and rejects it exactly as before.
 
@@ -24,9 +24,10 @@ import (
 // flight; an input evicted before use is simply verified again by consensus.
 const maxVerified = 1 << 16
 
-// verifyQueue bounds the batches waiting for verification: a peer flooding inputs fills it, and
-// further batches are dropped as a full consensus queue drops them.
-const verifyQueue = 256
+// verifyQueue bounds the peer messages waiting for verification (every peer message passes, in
+// order, so that none overtakes the input batches before it): like the consensus queue, when it
+// is full further messages are dropped.
+const verifyQueue = stepQueue
 
 // verifiedKey identifies an input together with exactly what its signature covers.
 type verifiedKey [sha256.Size]byte
@@ -88,7 +89,7 @@ func newInputVerifier() *inputVerifier {
 	}
 }
 
-// submit queues a relayed input batch; false when the queue is full.
+// submit queues a peer message; false when the queue is full.
 func (v *inputVerifier) submit(m consensus.Message) bool {
 	select {
 	case v.in <- m:
@@ -98,14 +99,17 @@ func (v *inputVerifier) submit(m consensus.Message) bool {
 	}
 }
 
-// run verifies queued batches in arrival order and hands each to out, until ctx ends.
+// run hands queued messages to out in arrival order, the inputs of each batch verified first,
+// until ctx ends.
 func (v *inputVerifier) run(ctx context.Context, out chan<- consensus.Message) {
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case m := <-v.in:
-			v.verifyAll(m.Inputs)
+			if m.Type == consensus.MsgInputBatch {
+				v.verifyAll(m.Inputs)
+			}
 			select {
 			case out <- m:
 			case <-ctx.Done():
