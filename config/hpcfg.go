@@ -149,6 +149,10 @@ type Sync struct {
 	MaxProofEntries uint64 `json:"max_proof_entries"` // entries per proof response
 	MaxProofBytes   uint64 `json:"max_proof_bytes"`   // bytes per proof response
 	RequestTimeout  uint64 `json:"request_timeout"`   // ms
+	// CatchUpLedgers is how far (in ledgers) a node may fall behind its peers and still catch up by
+	// executing every missed ledger; further behind, it fetches the missed ledgers (verified by
+	// their certificates) and state-syncs to the newest one instead. 0 always executes.
+	CatchUpLedgers uint64 `json:"catchup_ledgers"`
 }
 
 // Ledger is ledger retention (hpnode addition): 0 keeps every ledger.
@@ -190,7 +194,7 @@ func Default() HPConfig {
 		User: User{Port: 8080, ListenHost: "0.0.0.0", Listen: true, ConcurrentReadRequests: 4},
 		HPFS: HPFS{Log: HPFSLog{LogLevel: "wrn"}, KeepVersions: 16},
 		Log:  Log{LogLevel: "inf", MaxMBytesPerFile: 5, MaxFileCount: 10, Loggers: []string{"console", "file"}},
-		Sync: Sync{Workers: 8, MaxProofEntries: 2048, MaxProofBytes: 4 << 20, RequestTimeout: 10000},
+		Sync: Sync{Workers: 8, MaxProofEntries: 2048, MaxProofBytes: 4 << 20, RequestTimeout: 10000, CatchUpLedgers: 32},
 	}
 }
 

@@ -99,9 +99,17 @@ func (n *Node) stepProposal(p *Proposal, verify bool) error {
 }
 
 // jumpRound moves to round R once n-q+1 UNL members (so at least one honest one, while faults stay
-// within the liveness tolerance) have been seen at round R or later. Rounds never go back.
+// within the liveness tolerance) have been seen at round R or later, or q-1 when that is fewer.
+// Rounds never go back.
+//
+// The q-1 bound matters when 2q < n+2 (e.g. 60% of 3: q = 2): then exactly q live members can be
+// all there is, and they are this node and q-1 others, never n-q+1 others. Without it, two live
+// members whose rounds drifted apart (one restarted, or timed out alone) would each time out at the
+// same capped period forever, a fixed number of rounds apart, and never close a ledger again.
+// Trusting fewer witnesses costs no fault tolerance there: such a UNL tolerates no Byzantine
+// member anyway (SafetyTolerance is 2q-n-1 <= 0), and a jump never affects safety (locks do).
 func (n *Node) jumpRound() {
-	need := len(n.conf.UNL) - n.q + 1
+	need := max(1, min(len(n.conf.UNL)-n.q+1, n.q-1))
 	if len(n.maxRound) < need {
 		return
 	}

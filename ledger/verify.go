@@ -14,7 +14,8 @@ import (
 func (s *Store) VerifyChain() (int, error) {
 	prev := s.genesis
 	from := s.genesis.Seq + 1
-	if s.tip.Seq == s.genesis.Seq {
+	tip := s.Tip()
+	if tip.Seq == s.genesis.Seq {
 		return 0, nil
 	}
 	if s.First() > from {
@@ -25,7 +26,7 @@ func (s *Store) VerifyChain() (int, error) {
 		prev, from = r, s.First()+1
 	}
 	n := 0
-	for seq := from; seq <= s.tip.Seq; seq++ {
+	for seq := from; seq <= tip.Seq; seq++ {
 		r, err := s.Record(seq)
 		if err != nil {
 			return n, fmt.Errorf("verify chain: %w", err)
@@ -60,7 +61,7 @@ func VerifyFetched(verify consensus.SigVerifier, contractID string, trusted cons
 // consensus.Config.History needs after a restart.
 func (s *Store) History(k int) ([]consensus.Decided, error) {
 	var out []consensus.Decided
-	for seq := s.tip.Seq; seq > s.genesis.Seq && seq >= s.First() && len(out) < k; seq-- {
+	for seq := s.Tip().Seq; seq > s.genesis.Seq && seq >= s.First() && len(out) < k; seq-- {
 		r, err := s.Record(seq)
 		if err != nil {
 			return nil, err

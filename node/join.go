@@ -200,6 +200,10 @@ func (n *Node) prepareConsensus(ctx context.Context) (*consensus.Node, error) {
 	if fresh {
 		err = n.db.saveResult(initial)
 	} else {
+		if _, cerr := n.catchUpLedgers(ctx); cerr != nil {
+			// Not fatal: consensus fetches what is still missing ledger by ledger.
+			n.logger.Warn("ledger catch-up", "err", cerr)
+		}
 		err = n.catchUpState(ctx)
 	}
 	if err != nil {
@@ -225,14 +229,11 @@ func (n *Node) catchUpState(ctx context.Context) error {
 		return nil
 	}
 	res := st.tip.Value.Result
-	n.logger.Info("state is behind the ledger; syncing it", "executed", st.result.Seq, "tip", st.tip.Seq,
+	n.logger.Info("state is behind the ledger; bringing it to the state the tip records", "executed", st.result.Seq, "tip", st.tip.Seq,
 		"target", hex8(res.StateHash[:]))
 	head, err := n.fs.head()
-	if err == nil && head.Root == merkle.Hash(res.StateHash).String() {
-		return n.db.saveResult(res)
-	}
-	for {
-		err := n.syncTo(ctx, merkle.Hash(res.StateHash))
+	for err != nil || head.Root != merkle.Hash(res.StateHash).String() {
+		err = n.syncTo(ctx, merkle.Hash(res.StateHash))
 		if err == nil {
 			break
 		}
@@ -246,6 +247,7 @@ func (n *Node) catchUpState(ctx context.Context) error {
 		case <-time.After(syncRetry):
 		}
 	}
+	// The synced state (here or beside the ledger fetch) may carry another patch.cfg.
 	if _, err := n.ensurePatch(); err != nil {
 		return err
 	}

@@ -24,6 +24,11 @@ func (n *Node) loop(ctx context.Context, cons *consensus.Node, execQ chan<- cons
 			return nil
 		case now := <-ticker.C:
 			cons.Tick(now)
+			if n.farBehind(cons, now) {
+				n.logger.Info("far behind the cluster; catching up", "lcl", cons.Tip().Seq,
+					"peers_seq", n.peerSeq.Load(), "executed", n.view.executedSeq())
+				return errFarBehind
+			}
 		case m := <-n.local:
 			if err := cons.Step(m); err != nil {
 				n.logger.Warn("consensus refused a local report", "type", m.Type, "err", err)
@@ -106,6 +111,7 @@ func (n *Node) handleReady(ctx context.Context, rd consensus.Ready, execQ chan<-
 		n.view.setStatus(rd.Status)
 		n.metrics.voteStatus.Set(float64(rd.Status))
 		n.logger.Info("vote status", "status", rd.Status.String())
+		n.kickStatus()
 		n.events.publish(&userapi.VoteStatusChanged{VoteStatus: rd.Status.String()})
 		if n.hooks.OnVoteStatus != nil {
 			n.hooks.OnVoteStatus(rd.Status)
@@ -182,6 +188,7 @@ func (n *Node) ledgerClosed(d *consensus.Decided) {
 		hex8(res.StateHash[:]), hex8(res.PatchHash[:])), "inputs", len(d.Inputs), "users", len(rec.Value.Users))
 	n.events.publish(&userapi.LedgerCreated{Ledger: userLedger(rec)})
 	n.releaseOutputs(rec, h)
+	n.kickStatus()
 	if n.hooks.OnLedger != nil {
 		n.hooks.OnLedger(*d)
 	}

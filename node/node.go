@@ -12,6 +12,7 @@ import (
 	"os"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -59,6 +60,17 @@ type Node struct {
 	// executed sequence. Only the loop touches it.
 	lateCerts map[uint64]consensus.Record
 	metrics   *nodeMetrics
+	// statusKick wakes the status publisher (kickStatus).
+	statusKick chan struct{}
+	// verifier checks relayed inputs off the consensus loop.
+	verifier *inputVerifier
+	// peerSeq is the highest ledger sequence a UNL member proposed for (signatures are checked at
+	// the mesh boundary); syncing is set while runSync has a sync in flight. Both feed farBehind.
+	peerSeq atomic.Uint64
+	syncing atomic.Bool
+	// catchUpAfter is when the loop may ask for a catch-up again (runConsensus owns it; the loop
+	// reads it only while runConsensus waits for the session).
+	catchUpAfter time.Time
 
 	patchMu sync.Mutex
 	patch   *config.PatchConfig // patch.cfg as of the latest execution
@@ -93,7 +105,8 @@ func (n *Node) Run(ctx context.Context) error {
 	n.events = newEventHub()
 	n.npl = newNPLRouter()
 	n.steps = make(chan consensus.Message, stepQueue)
-	n.local = make(chan consensus.Message, 16)
+	n.statusKick = make(chan struct{}, 1)
+	n.verifier = newInputVerifier()
 	n.exec = &executor{
 		fs:         n.fs,
 		contractID: cfg.Contract.ID,
@@ -122,6 +135,7 @@ func (n *Node) Run(ctx context.Context) error {
 		return n.mesh.Close()
 	})
 	g.Go(func() error { n.publishStatusEvery(gctx, time.Second); return nil })
+	g.Go(func() error { n.verifier.run(gctx, n.steps); return nil })
 	if cfg.Metrics.Listen != "" {
 		g.Go(func() error { return n.metrics.serve(gctx, cfg.Metrics.Listen) })
 	}
@@ -140,12 +154,8 @@ func (n *Node) Run(ctx context.Context) error {
 		_ = g.Wait()
 		return err
 	}
-	execQ := make(chan consensus.Execution, 1)
-	syncQ := make(chan consensus.SyncTarget, 1)
 	g.Go(func() error { return ignoreCanceled(users.Serve(gctx, userLn)) })
-	g.Go(func() error { n.runExecutor(gctx, execQ); return nil })
-	g.Go(func() error { n.runSync(gctx, syncQ); return nil })
-	g.Go(func() error { return n.loop(gctx, cons, execQ, syncQ) })
+	g.Go(func() error { return n.runConsensus(gctx, cons) })
 
 	n.view.setUp()
 	n.publishStatus()
@@ -191,12 +201,14 @@ func (n *Node) newConsensus() (*consensus.Node, error) {
 		UserInputBytes:       cfg.Contract.RoundLimits.UserInputBytes,
 		// userapi verified every local input's signature before SubmitInput.
 		SubmitVerified: true,
-		Logger:         n.logger,
-		Tip:            st.tip,
-		Result:         st.result,
-		TipInputs:      st.tipInputs,
-		History:        st.history,
-		Hard:           st.hard,
+		// Relayed inputs were checked by inputVerifier before the loop saw them.
+		VerifyInput: n.verifier.verify,
+		Logger:      n.logger,
+		Tip:         st.tip,
+		Result:      st.result,
+		TipInputs:   st.tipInputs,
+		History:     st.history,
+		Hard:        st.hard,
 	}
 	n.view.setLedger(cc.Tip, cc.Tip.Hash())
 	n.view.setUNL(cc.Tip.Value.Result.Config.UNL)
@@ -259,15 +271,26 @@ func (n *Node) onConsensusMessage(from p2p.PeerID, _ p2p.Kind, payload []byte) {
 		return
 	}
 	m.From = consensus.PubKey(from)
+	if m.Type == consensus.MsgProposal && m.Proposal != nil {
+		for seq := m.Proposal.Seq; ; {
+			old := n.peerSeq.Load()
+			if seq <= old || n.peerSeq.CompareAndSwap(old, seq) {
+				break
+			}
+		}
+	}
 	if m.Type == consensus.MsgLedgerRequest {
 		// Answered from the ledger store, which keeps far more than consensus's recent window:
 		// a peer that fell far behind catches up from any node.
 		n.answerLedgerRequest(from, m.Seq)
 		return
 	}
-	select {
-	case n.steps <- m:
-	default:
+	// Every peer message passes the input verifier, in arrival order: input batches are checked
+	// there on every core, and a proposal that a peer sent after its inputs reaches consensus
+	// after them, as it did when consensus checked inputs itself. (Were proposals to overtake
+	// inputs still being checked, rounds would close without them and use up the inputs'
+	// ledger window.)
+	if !n.verifier.submit(m) {
 		n.logger.Debug("consensus queue full; message dropped", "type", m.Type)
 	}
 }

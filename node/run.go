@@ -64,6 +64,7 @@ func (n *Node) afterExecution(ex consensus.Execution, out execOutcome) {
 	}
 	n.setLatestPatch(out.patch)
 	n.view.setResult(out.result)
+	n.kickStatus()
 	for _, c := range out.control {
 		n.logger.Info("contract control message", "type", c.Type, "add", c.Add, "remove", c.Remove)
 	}

@@ -10,7 +10,9 @@ import (
 	"github.com/hpfs/hpnode/nodedir"
 )
 
-// publishStatusEvery rewrites the status file every period until ctx ends.
+// publishStatusEvery rewrites the status file every period, and soon after kickStatus, until ctx
+// ends. Kicks coalesce: a burst of ledgers costs one write per write's duration, and the writes
+// (an fsync each) stay off the consensus loop.
 func (n *Node) publishStatusEvery(ctx context.Context, period time.Duration) {
 	t := time.NewTicker(period)
 	defer t.Stop()
@@ -19,8 +21,18 @@ func (n *Node) publishStatusEvery(ctx context.Context, period time.Duration) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			n.publishStatus()
+		case <-n.statusKick:
 		}
+		n.publishStatus()
+	}
+}
+
+// kickStatus asks for the status file to be rewritten soon (a ledger closed, the state or the
+// vote status changed), so `hpnode status` and tests see it without waiting for the next period.
+func (n *Node) kickStatus() {
+	select {
+	case n.statusKick <- struct{}{}:
+	default:
 	}
 }
 

@@ -58,7 +58,9 @@ func (n *Node) runSync(ctx context.Context, q <-chan consensus.SyncTarget) {
 	)
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
+	defer n.syncing.Store(false)
 	start := func() {
+		n.syncing.Store(true)
 		var jctx context.Context
 		jctx, cancel = context.WithCancel(ctx)
 		client = n.stateSyncClient()
@@ -87,6 +89,7 @@ func (n *Node) runSync(ctx context.Context, q <-chan consensus.SyncTarget) {
 		case err := <-done:
 			cancel()
 			done = nil
+			n.syncing.Store(false)
 			if err != nil {
 				n.logger.Warn("state sync failed; retrying", "err", err)
 				retryAt = time.After(syncRetry)
@@ -96,6 +99,13 @@ func (n *Node) runSync(ctx context.Context, q <-chan consensus.SyncTarget) {
 			res := target.Result
 			res.Config = unlConfig(n.syncedPatch())
 			n.logger.Info("state sync done", "state", hex8(res.StateHash[:]), "ledger", res.Seq)
+			// The synced state is now this node's result: a restart must resume from it, not
+			// from the result it had before the sync.
+			if err := n.db.saveResult(res); err != nil {
+				n.logger.Error("save synced result", "ledger", res.Seq, "err", err)
+			}
+			n.view.setResult(res)
+			n.kickStatus()
 			select {
 			case n.local <- consensus.Message{Type: consensus.MsgSyncDone, Result: &res}:
 			case <-ctx.Done():

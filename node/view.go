@@ -42,6 +42,9 @@ func (v *viewState) setUNL(unl []consensus.PubKey) {
 
 func (v *viewState) setResult(r consensus.Result) { v.mu.Lock(); v.result = r; v.mu.Unlock() }
 
+// executedSeq is the sequence of the latest ledger this node executed (or synced to).
+func (v *viewState) executedSeq() uint64 { v.mu.Lock(); defer v.mu.Unlock(); return v.result.Seq }
+
 func (v *viewState) setProgress(p *syncProgress) { v.mu.Lock(); v.progress = p; v.mu.Unlock() }
 
 func (v *viewState) lcl() userapi.LedgerID {

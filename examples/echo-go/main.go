@@ -3,6 +3,10 @@
 // at their [offset, length], appends each input to inputs.log, and writes "echo: <input>" back as a
 // 4-byte big-endian length-prefixed frame on the user's output fd. A read request is answered with
 // the content of inputs.log.
+//
+// The round's lines are appended to inputs.log with one write, and each user's frames are written
+// with one write: the state is a FUSE filesystem, where an open/append/close per input costs
+// hundreds of microseconds, and a round can carry thousands of inputs.
 package main
 
 import (
@@ -46,6 +50,7 @@ func run() error {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys) // a deterministic order: every node must write the same state
+	var log []byte     // the round's lines for inputs.log
 	for _, key := range keys {
 		var fields []json.RawMessage // [outfd, [off, len], [off, len], ...]
 		if err := json.Unmarshal(a.Users[key], &fields); err != nil || len(fields) == 0 {
@@ -56,6 +61,7 @@ func run() error {
 			return fmt.Errorf("user %s: bad output fd", key)
 		}
 		out := os.NewFile(uintptr(outfd), "user-"+key)
+		var frames []byte
 		for _, f := range fields[1:] {
 			var pair [2]int64
 			if err := json.Unmarshal(f, &pair); err != nil {
@@ -65,44 +71,34 @@ func run() error {
 			if _, err := in.ReadAt(buf, pair[0]); err != nil {
 				return fmt.Errorf("user %s: read input: %w", key, err)
 			}
-			reply, err := handle(a.Readonly, buf)
-			if err != nil {
-				return err
+			var reply []byte
+			if a.Readonly {
+				content, err := os.ReadFile(stateFile)
+				if err != nil && !os.IsNotExist(err) {
+					return err
+				}
+				reply = content
+			} else {
+				log = append(append(log, buf...), '\n')
+				reply = append([]byte("echo: "), buf...)
 			}
-			if err := writeFrame(out, reply); err != nil {
-				return fmt.Errorf("user %s: %w", key, err)
-			}
+			frames = binary.BigEndian.AppendUint32(frames, uint32(len(reply)))
+			frames = append(frames, reply...)
+		}
+		if _, err := out.Write(frames); err != nil {
+			return fmt.Errorf("user %s: %w", key, err)
 		}
 	}
-	return nil
-}
-
-func handle(readonly bool, input []byte) ([]byte, error) {
-	if readonly {
-		content, err := os.ReadFile(stateFile)
-		if err != nil && !os.IsNotExist(err) {
-			return nil, err
-		}
-		return content, nil
+	if len(log) == 0 {
+		return nil
 	}
 	f, err := os.OpenFile(stateFile, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	if _, err := f.Write(append(append([]byte{}, input...), '\n')); err != nil {
+	if _, err := f.Write(log); err != nil {
 		f.Close()
-		return nil, err
+		return err
 	}
-	if err := f.Close(); err != nil {
-		return nil, err
-	}
-	return append([]byte("echo: "), input...), nil
-}
-
-func writeFrame(w io.Writer, msg []byte) error {
-	frame := make([]byte, 4+len(msg))
-	binary.BigEndian.PutUint32(frame, uint32(len(msg)))
-	copy(frame[4:], msg)
-	_, err := w.Write(frame)
-	return err
+	return f.Close()
 }

@@ -28,7 +28,8 @@ var buildOnce sync.Once
 var buildDir string
 var buildErr error
 
-// binaries builds hpnode, hpfsd and the Go echo contract once per test binary.
+// binaries builds hpnode, hpfsd, the Go echo contract and the non-deterministic test contract once
+// per test binary.
 func binaries(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
@@ -37,7 +38,7 @@ func binaries(t testing.TB) string {
 			return
 		}
 		root := repoRoot(t)
-		for _, pkg := range []string{"./cmd/hpnode", "./cmd/hpfsd", "./examples/echo-go"} {
+		for _, pkg := range []string{"./cmd/hpnode", "./cmd/hpfsd", "./examples/echo-go", "./test/integration/testdata/nondet"} {
 			cmd := exec.Command("go", "build", "-o", buildDir+"/", pkg)
 			cmd.Dir = root
 			if out, err := cmd.CombinedOutput(); err != nil {
@@ -85,17 +86,26 @@ func nodejsBundle(t testing.TB) string {
 }
 
 // goBundle is a bundle holding the compiled Go echo contract.
-func goBundle(t testing.TB) string {
+func goBundle(t testing.TB) string { return binBundle(t, "echo-go", 0) }
+
+// binBundle is a bundle holding the compiled contract name (built by binaries) as its binary, with
+// the cluster's consensus threshold set to threshold percent when it is not 0 (HotPocket's 80%
+// needs every vote of a 3- or 4-node UNL; tests that stop or desync a member lower it).
+func binBundle(t testing.TB, name string, threshold int) string {
 	bin := binaries(t)
 	dir := t.TempDir()
-	data, err := os.ReadFile(filepath.Join(bin, "echo-go"))
+	data, err := os.ReadFile(filepath.Join(bin, name))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "echo-go"), data, 0o755); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, name), data, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	override := `{"contract":{"bin_path":"echo-go","bin_args":""}}`
+	consensus := ""
+	if threshold != 0 {
+		consensus = fmt.Sprintf(`,"consensus":{"threshold":%d}`, threshold)
+	}
+	override := fmt.Sprintf(`{"contract":{"bin_path":%q,"bin_args":""%s}}`, name, consensus)
 	if err := os.WriteFile(filepath.Join(dir, nodedir.OverrideFile), []byte(override), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -161,6 +171,13 @@ func (c *testCluster) logTails() string {
 // client runs testdata/cluster_client.js and decodes its summary into out.
 func (c *testCluster) client(timeout time.Duration, out any, mode string, node int, protocol string, arg string) {
 	c.t.Helper()
+	if err := c.runClient(timeout, out, mode, node, protocol, arg); err != nil {
+		c.t.Fatalf("%v\n%s", err, c.logTails())
+	}
+}
+
+// runClient is client for any goroutine: it returns what went wrong instead of failing the test.
+func (c *testCluster) runClient(timeout time.Duration, out any, mode string, node int, protocol string, arg string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	script := filepath.Join(repoRoot(c.t), "test", "integration", "testdata", "cluster_client.js")
@@ -169,15 +186,16 @@ func (c *testCluster) client(timeout time.Duration, out any, mode string, node i
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
-		c.t.Fatalf("client %s on node %d (%s): %v\nstdout: %s\nstderr: %s\n%s", mode, node, protocol, err, stdout.String(), stderr.String(), c.logTails())
+		return fmt.Errorf("client %s on node %d (%s): %v\nstdout: %s\nstderr: %s", mode, node, protocol, err, stdout.String(), stderr.String())
 	}
 	line := strings.TrimSpace(stdout.String())
 	if i := strings.LastIndexByte(line, '\n'); i >= 0 {
 		line = line[i+1:]
 	}
 	if err := json.Unmarshal([]byte(line), out); err != nil {
-		c.t.Fatalf("client summary %q: %v", line, err)
+		return fmt.Errorf("client summary %q: %v", line, err)
 	}
+	return nil
 }
 
 // status reads node k's published status.
@@ -211,14 +229,20 @@ func (c *testCluster) waitAllAt(seq uint64, timeout time.Duration, nodes ...int)
 	}
 }
 
-// stateHashesAgree waits until every node reports the same state hash for the same ledger.
-func (c *testCluster) stateHashesAgree(timeout time.Duration) string {
+// stateHashesAgree waits until the listed nodes (every node when none is listed) report the same
+// state hash.
+func (c *testCluster) stateHashesAgree(timeout time.Duration, nodes ...int) string {
 	c.t.Helper()
+	if len(nodes) == 0 {
+		for k := 1; k <= c.n; k++ {
+			nodes = append(nodes, k)
+		}
+	}
 	deadline := time.Now().Add(timeout)
 	var last []string
 	for time.Now().Before(deadline) {
 		last = last[:0]
-		for k := 1; k <= c.n; k++ {
+		for _, k := range nodes {
 			s := c.status(k)
 			last = append(last, s.StateHash)
 		}

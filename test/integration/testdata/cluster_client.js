@@ -3,6 +3,8 @@
 //   echo N      submit N inputs, expect N accepted statuses and N verified "echo: ..." outputs,
 //               the inputs in getLedgerBySeqNo, and all of them in a read request's reply
 //   unl_add KEY submit "unl_add:KEY", expect an unl_change with KEY in it
+//   input TEXT  submit one input TEXT, expect it accepted (not its output: with a member out of step,
+//               fewer than the 80% of trusted keys the client requires may sign it)
 //   bench N     submit N inputs one after the other and report submit->accepted and ->output times
 //   burst N     submit N inputs at once, expect all accepted, report the rate
 //   sustained S:W  keep W inputs in flight for S seconds, report accepted inputs per second
@@ -88,6 +90,10 @@ async function main() {
         if (st.status !== 'accepted') fail('unl_add ' + JSON.stringify(st));
         await waitFor(() => unlChanges.some(u => u.includes(arg)), 'unl_change with the new key');
         summary = { unl: unlChanges[unlChanges.length - 1] };
+    } else if (mode === 'input') {
+        const st = await (await client.submitContractInput(arg, base)).submissionStatus;
+        if (st.status !== 'accepted') fail('input ' + JSON.stringify(st));
+        summary = { accepted: 1 };
     } else if (mode === 'bench') {
         const n = parseInt(arg, 10);
         const accept = [], output = [];
