@@ -34,8 +34,12 @@
 // The rw session is an overlay over the head: nodes are loaded lazily by name and kept in memory,
 // writes mark leaves dirty (leaf size 64 KiB, merkle.DefaultParams) and land in one slot per
 // dirty leaf: in memory, as the list of writes made to it, while they are at most 16 writes and
-// 16 KiB (64 MiB per session), then in the leaf's own place in an unlinked scratch file under
-// the store directory. A small file or a 5-byte write into a hole thus costs no system call,
+// 16 KiB (64 MiB per session, counted as taken from the session's arena: bytes of a deleted
+// file's writes come back only when the session ends), then in the leaf's own place in an
+// unlinked scratch file under the store directory. The in-memory writes are copied into arena
+// chunks (4 MiB anonymous mappings, huge pages where allowed, faulted in with one call) that the
+// kept tree reuses session after session and unmaps when it is dropped (rwarena.go), so a small
+// write costs no page fault. A small file or a 5-byte write into a hole thus costs no system call,
 // and commit assembles that leaf from its writes and zeros. Tree edits (mkdir, create,
 // symlink, chmod, remove, rename) are recorded in order. Commit maps the scratch file and hashes
 // and stores spilled leaves straight from the mapping. Commit replays the

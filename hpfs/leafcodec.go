@@ -92,7 +92,11 @@ func encodeLeaf(data []byte) []byte {
 
 // decodeLeaf returns a leaf's bytes from its stored value, at most maxLen of them. A raw value
 // may share memory with v.
-func decodeLeaf(v []byte, maxLen int) ([]byte, error) {
+func decodeLeaf(v []byte, maxLen int) ([]byte, error) { return decodeLeafInto(v, nil, maxLen) }
+
+// decodeLeafInto is decodeLeaf decoding a sparse value into buf when it has the room (else into
+// a new slice); a raw value still shares memory with v.
+func decodeLeafInto(v, buf []byte, maxLen int) ([]byte, error) {
 	if len(v) == 0 {
 		return nil, fmt.Errorf("%w: empty value", errBadLeaf)
 	}
@@ -112,7 +116,13 @@ func decodeLeaf(v []byte, maxLen int) ([]byte, error) {
 		return nil, fmt.Errorf("%w: bad length", errBadLeaf)
 	}
 	p = p[k:]
-	out := make([]byte, size)
+	var out []byte
+	if buf != nil && uint64(cap(buf)) >= size {
+		out = buf[:size]
+		clear(out)
+	} else {
+		out = make([]byte, size)
+	}
 	pos := uint64(0)
 	for len(p) > 0 {
 		gap, k1 := binary.Uvarint(p)

@@ -108,6 +108,12 @@ func FuzzDecodeLeaf(f *testing.F) {
 		if err != nil || !bytes.Equal(again, data) {
 			t.Fatalf("re-encoding does not round-trip: %v", err)
 		}
+		// Decoding into a reused buffer full of other bytes gives the same leaf.
+		dirty := bytes.Repeat([]byte{0xa5}, 1<<12)
+		into, err := decodeLeafInto(v, dirty, 1<<12)
+		if err != nil || !bytes.Equal(into, data) {
+			t.Fatalf("decode into a used buffer differs: %v", err)
+		}
 	})
 }
 

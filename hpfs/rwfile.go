@@ -24,6 +24,9 @@ type scratch struct {
 	memLimit uint64
 	m        []byte // read-only mapping of [0, next) made at commit; nil otherwise
 	closed   bool   // the file is closed: a tree whose scratch is closed is not kept
+	// arena holds the memory extents' bytes; its use counts against memLimit too, since a
+	// forgotten extent's bytes are not reused before reset.
+	arena arena
 }
 
 func newScratch(dir string, ls uint64) (*scratch, error) {
@@ -89,6 +92,7 @@ func (s *scratch) unmap() {
 func (s *scratch) reset() error {
 	s.unmap()
 	s.next, s.mem = 0, 0
+	s.arena.reset()
 	if err := s.f.Truncate(0); err != nil {
 		return fmt.Errorf("rw scratch reset: %w", err)
 	}
@@ -97,6 +101,7 @@ func (s *scratch) reset() error {
 
 func (s *scratch) close() error {
 	s.unmap()
+	s.arena.release()
 	if s.closed {
 		return nil
 	}
@@ -143,8 +148,9 @@ const (
 func (s *scratch) write(sl *slot, data []byte, at uint64) error {
 	if !sl.many {
 		n := uint64(len(data))
-		if len(sl.ext) < maxExtents && sl.extSize+n <= maxExtentBytes && s.mem+n <= s.memLimit {
-			sl.ext = append(sl.ext, memExtent{at: at, b: bytes.Clone(data)})
+		if len(sl.ext) < maxExtents && sl.extSize+n <= maxExtentBytes && s.mem+n <= s.memLimit &&
+			s.arena.used+n <= s.memLimit {
+			sl.ext = append(sl.ext, memExtent{at: at, b: s.arena.clone(data)})
 			sl.extSize += n
 			s.mem += n
 			return nil

@@ -2,6 +2,7 @@ package hpfs
 
 import (
 	"context"
+	"fmt"
 	"syscall"
 
 	"github.com/hanwen/go-fuse/v2/fs"
@@ -86,13 +87,22 @@ func (s *rwSession) planPush(n *ovNode, off int64) ([]leafPush, bool) {
 // unmounting); without a group (a session used outside a Daemon) it runs inline.
 func (s *rwSession) startPush(in *fs.Inode, n *ovNode, ps []leafPush, skipOff int64, skipLen int) {
 	run := func() {
+		bp, _ := s.pushBufs.Get().(*[]byte)
+		if bp == nil {
+			b := make([]byte, s.ls)
+			bp = &b
+		}
 		for _, p := range ps {
-			data, err := s.store.GetLeaf(p.h)
+			data, done, err := leafForPush(s.store, p.h, *bp)
 			if err != nil {
 				continue // a push is an optimization: the kernel will ask for these pages
 			}
 			push(in, p.off, data[:min(uint64(len(data)), p.n)], skipOff, skipLen)
+			if done != nil {
+				done()
+			}
 		}
+		s.pushBufs.Put(bp)
 		s.endPush(n)
 	}
 	if s.pushes == nil {
@@ -103,6 +113,33 @@ func (s *rwSession) startPush(in *fs.Inode, n *ovNode, ps []leafPush, skipOff in
 		defer s.pushes.Done()
 		run()
 	}()
+}
+
+// leafForPush returns committed leaf h's bytes for a push, and done (nil when nothing is to be
+// released) to call once they are written. A leaf in the store's cache is used as is; any other
+// is read from pebble without a copy, and a sparse one is decoded into buf (the pushing
+// goroutine's reused buffer) instead of a fresh leaf: pushing a mostly-zero file then neither
+// faults in a new 64 KiB per leaf nor evicts the cache for bytes only the kernel needs. A leaf
+// not stored as committed (or a store other than Store) takes the plain GetLeaf path.
+func leafForPush(st merkle.NodeStore, h merkle.Hash, buf []byte) (data []byte, done func(), err error) {
+	s, ok := st.(*Store)
+	if !ok {
+		data, err = st.GetLeaf(h)
+		return data, nil, err
+	}
+	if v, ok := s.cache.get(tagLeaf, h); ok {
+		return v, nil, nil
+	}
+	v, closer, err := s.db.Get(objKey(tagLeaf, h))
+	if err != nil {
+		data, err = st.GetLeaf(h)
+		return data, nil, err
+	}
+	if data, err = decodeLeafInto(v, buf[:0], s.params.LeafSize); err != nil {
+		closer.Close()
+		return nil, nil, fmt.Errorf("push leaf %s: %w", h, err)
+	}
+	return data, func() { closer.Close() }, nil
 }
 
 func (s *rwSession) endPush(n *ovNode) {

@@ -52,6 +52,7 @@ type rwSession struct {
 	mu       sync.Mutex
 	pushDone *sync.Cond       // on mu: a node's pushing dropped to 0
 	pushes   *sync.WaitGroup  // the Daemon's group of push goroutines; nil: push inline
+	pushBufs sync.Pool        // *[]byte: leaf buffers of push goroutines (leafForPush)
 	store    merkle.NodeStore // reads of the base tree
 	ls       uint64
 	base     merkle.Hash
