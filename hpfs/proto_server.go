@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"net"
+
+	"github.com/hpfs/hpnode/merkle"
 )
 
 // serveBinary answers binary-mode frames on conn until the client closes it, a frame cannot be
@@ -67,6 +69,10 @@ func (d *Daemon) replyFrame(w io.Writer, op FrameOp, resp *FrameResponse) error 
 		head, _ = resp.appendHead(op, nil)
 	}
 	if resp.Status == StatusOK && (op == FrameRangeProof || op == FrameChangeProof) {
+		if resp.proofParts != nil {
+			// The proof's leaves go from where the proof holds them straight to the socket.
+			return writeFrame(w, append([][]byte{head}, resp.proofParts...)...)
+		}
 		return writeFrame(w, head, resp.Proof)
 	}
 	return writeFrame(w, head)
@@ -78,9 +84,15 @@ func (d *Daemon) handleFrame(req *FrameRequest) *FrameResponse {
 	var err error
 	switch req.Op {
 	case FrameRangeProof:
-		resp.Proof, resp.End, err = d.ProofRange(req.Root, req.Start, req.End, int(req.MaxEntries), int(req.MaxBytes))
+		var p *merkle.RangeProof
+		if p, err = d.rangeProof(req.Root, req.Start, req.End, int(req.MaxEntries), int(req.MaxBytes)); err == nil {
+			resp.proofParts, resp.End = rangeProofParts(p), p.End
+		}
 	case FrameChangeProof:
-		resp.Proof, resp.End, resp.Fallback, err = d.ProofChange(req.Base, req.Root, req.Start, req.End, int(req.MaxEntries), int(req.MaxBytes))
+		var p *merkle.ChangeProof
+		if p, err = d.changeProof(req.Base, req.Root, req.Start, req.End, int(req.MaxEntries), int(req.MaxBytes)); err == nil {
+			resp.proofParts, resp.End, resp.Fallback = changeProofParts(p), p.End, p.Fallback
+		}
 	case FrameApplyProof:
 		resp.Sync, err = d.ApplyProof(req.Kind, req.Base, req.Root, req.Start, req.End, req.Proof)
 	case FrameSyncBegin:

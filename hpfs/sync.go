@@ -132,16 +132,25 @@ func provedOf(v *merkle.Verified) *Proved {
 // end) within the limits (≤ 0: the defaults), returning the marshalled merkle.RangeProof and
 // its end. A root that is not kept gives an error wrapping ErrUnknownVersion.
 func (d *Daemon) ProofRange(root merkle.Hash, start, end merkle.Key, maxEntries, maxBytes int) ([]byte, merkle.Key, error) {
-	maxEntries, maxBytes = proofLimits(maxEntries, maxBytes)
-	if !d.store.HasVersion(root) {
-		return nil, nil, fmt.Errorf("range proof at %s: %w", root, ErrUnknownVersion)
-	}
-	p, err := merkle.NewRangeProof(newProofStore(d.store, maxBytes), root, start, end, maxEntries, maxBytes)
+	p, err := d.rangeProof(root, start, end, maxEntries, maxBytes)
 	if err != nil {
-		return nil, nil, fmt.Errorf("range proof: %w", err)
+		return nil, nil, err
 	}
 	b, err := p.MarshalBinary()
 	return b, p.End, err
+}
+
+// rangeProof builds the proof ProofRange marshals.
+func (d *Daemon) rangeProof(root merkle.Hash, start, end merkle.Key, maxEntries, maxBytes int) (*merkle.RangeProof, error) {
+	maxEntries, maxBytes = proofLimits(maxEntries, maxBytes)
+	if !d.store.HasVersion(root) {
+		return nil, fmt.Errorf("range proof at %s: %w", root, ErrUnknownVersion)
+	}
+	p, err := merkle.NewRangeProof(newProofStore(d.store, maxBytes), root, start, end, maxEntries, maxBytes)
+	if err != nil {
+		return nil, fmt.Errorf("range proof: %w", err)
+	}
+	return p, nil
 }
 
 // ProofChange proves what root (a kept version) holds in [start, end] relative to base. When
@@ -149,25 +158,32 @@ func (d *Daemon) ProofRange(root merkle.Hash, start, end merkle.Key, maxEntries,
 // change proof): a daemon serves only the history it keeps, even if some of base's objects
 // linger. It returns the marshalled merkle.ChangeProof, its end, and whether it fell back.
 func (d *Daemon) ProofChange(base, root merkle.Hash, start, end merkle.Key, maxEntries, maxBytes int) ([]byte, merkle.Key, bool, error) {
-	maxEntries, maxBytes = proofLimits(maxEntries, maxBytes)
-	if !d.store.HasVersion(root) {
-		return nil, nil, false, fmt.Errorf("change proof to %s: %w", root, ErrUnknownVersion)
-	}
-	var p *merkle.ChangeProof
-	if d.store.HasVersion(base) {
-		var err error
-		if p, err = merkle.NewChangeProof(newProofStore(d.store, maxBytes), base, root, start, end, maxEntries, maxBytes); err != nil {
-			return nil, nil, false, fmt.Errorf("change proof: %w", err)
-		}
-	} else {
-		rp, err := merkle.NewRangeProof(newProofStore(d.store, maxBytes), root, start, end, maxEntries, maxBytes)
-		if err != nil {
-			return nil, nil, false, fmt.Errorf("change proof (fallback): %w", err)
-		}
-		p = &merkle.ChangeProof{Fallback: true, End: rp.End, Nodes: rp.Nodes, Leaves: rp.Leaves}
+	p, err := d.changeProof(base, root, start, end, maxEntries, maxBytes)
+	if err != nil {
+		return nil, nil, false, err
 	}
 	b, err := p.MarshalBinary()
 	return b, p.End, p.Fallback, err
+}
+
+// changeProof builds the proof ProofChange marshals.
+func (d *Daemon) changeProof(base, root merkle.Hash, start, end merkle.Key, maxEntries, maxBytes int) (*merkle.ChangeProof, error) {
+	maxEntries, maxBytes = proofLimits(maxEntries, maxBytes)
+	if !d.store.HasVersion(root) {
+		return nil, fmt.Errorf("change proof to %s: %w", root, ErrUnknownVersion)
+	}
+	if d.store.HasVersion(base) {
+		p, err := merkle.NewChangeProof(newProofStore(d.store, maxBytes), base, root, start, end, maxEntries, maxBytes)
+		if err != nil {
+			return nil, fmt.Errorf("change proof: %w", err)
+		}
+		return p, nil
+	}
+	rp, err := merkle.NewRangeProof(newProofStore(d.store, maxBytes), root, start, end, maxEntries, maxBytes)
+	if err != nil {
+		return nil, fmt.Errorf("change proof (fallback): %w", err)
+	}
+	return &merkle.ChangeProof{Fallback: true, End: rp.End, Nodes: rp.Nodes, Leaves: rp.Leaves}, nil
 }
 
 func proofLimits(maxEntries, maxBytes int) (int, int) {
