@@ -20,6 +20,10 @@ type proofStore struct {
 	// nodeBudget and leafBudget bound the bytes read ahead: a proof stops at its byte limit,
 	// and what it does not reach was read for nothing.
 	nodeBudget, leafBudget int
+	// arena holds the leaves read ahead, one after another: a proof's leaves are one or two
+	// huge-page allocations instead of one fresh allocation each, whose page faults (one per
+	// 4 KiB) cost as much as the copy itself. Leaves are immutable once copied in.
+	arena []byte
 }
 
 // proofReadAhead is the node bytes one proof may read ahead; leaves get the proof's byte limit
@@ -93,10 +97,21 @@ func (p *proofStore) readAhead(data []byte) {
 				return err
 			}
 			p.leafBudget -= len(d)
-			p.ahead[cacheKey{tagLeaf, merkle.Hash(k[1:])}] = bytes.Clone(d)
+			p.ahead[cacheKey{tagLeaf, merkle.Hash(k[1:])}] = p.keepLeaf(d)
 			return nil
 		})
 	}
+}
+
+// keepLeaf copies a leaf read ahead into the arena (a new one, sized for the rest of the leaf
+// budget, when it does not fit) and returns the copy.
+func (p *proofStore) keepLeaf(d []byte) []byte {
+	if cap(p.arena)-len(p.arena) < len(d) {
+		p.arena = hugeAlloc(len(d) + max(p.leafBudget, 0))[:0]
+	}
+	n := len(p.arena)
+	p.arena = append(p.arena, d...)
+	return p.arena[n:len(p.arena):len(p.arena)]
 }
 
 // errStopReadAhead ends a read-ahead whose budget is spent.
