@@ -125,6 +125,8 @@ type FrameResponse struct {
 	// proofParts, when set on the serving side, is Proof as the pieces of one writev
 	// (sync_parts.go): the daemon writes a proof without marshalling it into one buffer.
 	proofParts [][]byte
+	// buf, on the client side, is the buffer a response read with room around it lies in.
+	buf []byte
 }
 
 // Err returns the error a non-OK response stands for, wrapping the matching sentinel.

@@ -1,0 +1,88 @@
+package hpfs
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"path/filepath"
+	"testing"
+
+	"github.com/hpfs/hpnode/merkle"
+)
+
+// TestReadFrameRoom: the body lands in a buffer with the asked room before it and spare
+// capacity after it; truncated and oversized frames fail as with ReadFrame.
+func TestReadFrameRoom(t *testing.T) {
+	var frame bytes.Buffer
+	if err := writeFrame(&frame, []byte("hel"), []byte("lo")); err != nil {
+		t.Fatal(err)
+	}
+	buf, body, err := readFrameRoom(bytes.NewReader(frame.Bytes()), 7, 100, 100)
+	if err != nil || string(body) != "hello" {
+		t.Fatalf("readFrameRoom = %q, %v", body, err)
+	}
+	if off := cap(buf) - cap(body); off != 7 || &buf[off] != &body[0] || cap(body)-len(body) < 100 {
+		t.Fatalf("body at offset %d of the buffer with %d spare bytes, want 7 and ≥ 100", off, cap(body)-len(body))
+	}
+	f := frame.Bytes()
+	for n := 1; n < len(f); n++ {
+		if _, _, err := readFrameRoom(bytes.NewReader(f[:n]), 7, 100, 100); !errors.Is(err, io.ErrUnexpectedEOF) {
+			t.Fatalf("frame truncated to %d bytes: %v, want io.ErrUnexpectedEOF", n, err)
+		}
+	}
+	if _, _, err := readFrameRoom(bytes.NewReader(f), 7, 100, 4); !errors.Is(err, ErrFrameTooLarge) {
+		t.Fatalf("frame over the limit: %v, want ErrFrameTooLarge", err)
+	}
+}
+
+// TestProtoClientProofIn: a proof read with room is the proof ProofRange builds, lies in Buf
+// with at least the asked room around it, and errors keep their sentinels.
+func TestProtoClientProofIn(t *testing.T) {
+	d := startDaemon(t, t.TempDir(), 0)
+	sock := filepath.Join(t.TempDir(), "hpfsd.sock")
+	ctx, cancel := contextWithCancel()
+	done := make(chan error, 1)
+	go func() { done <- d.ServeControl(ctx, sock) }()
+	defer func() { cancel(); <-done }()
+	waitSocket(t, sock)
+	pc := NewProtoClient(sock)
+	defer pc.Close()
+	bg := context.Background()
+	head := d.Store().Head().Root
+
+	want, wantEnd, err := d.ProofRange(head, merkle.Key{}, nil, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := func(what string, p ProofIn) {
+		t.Helper()
+		if !bytes.Equal(p.Proof, want) || !bytes.Equal(p.End, wantEnd) {
+			t.Fatalf("%s: proof differs from ProofRange's", what)
+		}
+		off := cap(p.Buf) - cap(p.Proof)
+		if off < 7 || &p.Buf[off] != &p.Proof[0] || cap(p.Proof)-len(p.Proof) < 64 {
+			t.Fatalf("%s: proof at offset %d with %d spare bytes, want ≥ 7 and ≥ 64", what, off, cap(p.Proof)-len(p.Proof))
+		}
+	}
+	p, err := pc.RangeProofIn(bg, head, merkle.Key{}, nil, 0, 0, 7, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	check("range", p)
+	// The base is not kept: the daemon falls back to the same range proof, as a change proof.
+	c, err := pc.ChangeProofIn(bg, testHash(3), head, merkle.Key{}, nil, 0, 0, 7, 64)
+	if err != nil || !c.Fallback {
+		t.Fatalf("change proof from an unknown base: fallback %v, %v", c.Fallback, err)
+	}
+	var cp merkle.ChangeProof
+	if err := cp.UnmarshalBinary(c.Proof); err != nil || !cp.Fallback {
+		t.Fatalf("fallback change proof does not decode: %v", err)
+	}
+	if _, err := pc.RangeProofIn(bg, testHash(1), merkle.Key{}, nil, 0, 0, 7, 64); !errors.Is(err, ErrUnknownVersion) {
+		t.Fatalf("unknown root: %v, want ErrUnknownVersion", err)
+	}
+	if _, err := pc.RangeProofIn(bg, head, merkle.Key{}, nil, 0, 0, -1, 0); err == nil {
+		t.Fatal("negative room accepted")
+	}
+}
