@@ -86,3 +86,39 @@ func TestProtoClientProofIn(t *testing.T) {
 		t.Fatal("negative room accepted")
 	}
 }
+
+// TestBinaryProofsOnOneConnection: consecutive proofs on one connection (which reuses its leaf
+// arena from proof to proof) are each exactly the proof ProofRange and ProofChange build.
+func TestBinaryProofsOnOneConnection(t *testing.T) {
+	d, v1, v2 := syncSource(t, 40)
+	sock := filepath.Join(t.TempDir(), "hpfsd.sock")
+	ctx, cancel := contextWithCancel()
+	done := make(chan error, 1)
+	go func() { done <- d.ServeControl(ctx, sock) }()
+	defer func() { cancel(); <-done }()
+	waitSocket(t, sock)
+	pc := NewProtoClient(sock)
+	defer pc.Close()
+	bg := context.Background()
+
+	starts, want := rangeProofs(t, d, v1)
+	if len(starts) < 3 {
+		t.Fatalf("%d proofs: the test needs several", len(starts))
+	}
+	for round := range 2 {
+		for i, start := range starts {
+			got, _, err := pc.RangeProof(bg, v1, start, nil, 9, 20_000)
+			if err != nil || !bytes.Equal(got, want[i]) {
+				t.Fatalf("round %d, range proof %d differs from ProofRange's (%v)", round, i, err)
+			}
+			wantC, _, _, err := d.ProofChange(v1, v2, start, nil, 9, 20_000)
+			if err != nil {
+				t.Fatal(err)
+			}
+			gotC, _, _, err := pc.ChangeProof(bg, v1, v2, start, nil, 9, 20_000)
+			if err != nil || !bytes.Equal(gotC, wantC) {
+				t.Fatalf("round %d, change proof %d differs from ProofChange's (%v)", round, i, err)
+			}
+		}
+	}
+}

@@ -30,6 +30,9 @@ func (d *Daemon) serveBinary(ctx context.Context, conn net.Conn, br *bufio.Reade
 	// buf is the connection's request buffer, reused from frame to frame: nothing a handler
 	// keeps aliases it (keys are copied by the decoder, proofs by merkle's decoder).
 	var buf []byte
+	// sc is the connection's proof arena, reused likewise: a proof's leaves are written to
+	// conn (replyFrame) before the next frame is read.
+	var sc proofScratch
 	for {
 		body, err := readFrameInto(br, buf, MaxFrameBytes)
 		if err != nil {
@@ -49,7 +52,7 @@ func (d *Daemon) serveBinary(ctx context.Context, conn net.Conn, br *bufio.Reade
 		if err := req.UnmarshalBinary(body); err != nil {
 			resp = errorResponse(fmt.Errorf("decode request: %w", err))
 		} else {
-			resp = d.handleFrame(&req)
+			resp = d.handleFrame(&req, &sc)
 		}
 		if err := d.replyFrame(conn, req.Op, resp); err != nil {
 			d.log.Debug("control: write frame", "op", req.Op, "err", err)
@@ -79,18 +82,19 @@ func (d *Daemon) replyFrame(w io.Writer, op FrameOp, resp *FrameResponse) error 
 }
 
 // handleFrame executes one decoded binary request.
-func (d *Daemon) handleFrame(req *FrameRequest) *FrameResponse {
+// A proof's leaves lie in sc's arena: resp must be written before sc's next use.
+func (d *Daemon) handleFrame(req *FrameRequest, sc *proofScratch) *FrameResponse {
 	var resp FrameResponse
 	var err error
 	switch req.Op {
 	case FrameRangeProof:
 		var p *merkle.RangeProof
-		if p, err = d.rangeProof(req.Root, req.Start, req.End, int(req.MaxEntries), int(req.MaxBytes)); err == nil {
+		if p, err = d.rangeProof(sc, req.Root, req.Start, req.End, int(req.MaxEntries), int(req.MaxBytes)); err == nil {
 			resp.proofParts, resp.End = rangeProofParts(p), p.End
 		}
 	case FrameChangeProof:
 		var p *merkle.ChangeProof
-		if p, err = d.changeProof(req.Base, req.Root, req.Start, req.End, int(req.MaxEntries), int(req.MaxBytes)); err == nil {
+		if p, err = d.changeProof(sc, req.Base, req.Root, req.Start, req.End, int(req.MaxEntries), int(req.MaxBytes)); err == nil {
 			resp.proofParts, resp.End, resp.Fallback = changeProofParts(p), p.End, p.Fallback
 		}
 	case FrameApplyProof:

@@ -30,9 +30,31 @@ type proofStore struct {
 // plus one leaf.
 const proofReadAhead = 32 << 20
 
-func newProofStore(s *Store, maxBytes int) *proofStore {
-	return &proofStore{Store: s, ahead: map[cacheKey][]byte{}, nodeBudget: proofReadAhead,
+// newProofStore returns the store one proof is built from. sc, when not nil, lends its arena
+// (see proofScratch); the caller hands it back with sc.keep once the proof is written.
+func newProofStore(s *Store, maxBytes int, sc *proofScratch) *proofStore {
+	p := &proofStore{Store: s, ahead: map[cacheKey][]byte{}, nodeBudget: proofReadAhead,
 		leafBudget: maxBytes + s.params.LeafSize}
+	if sc != nil {
+		p.arena = sc.arena[:0]
+	}
+	return p
+}
+
+// proofScratch is the leaf arena a binary-mode connection reuses from proof to proof: a fresh
+// arena per proof costs a page fault per 2 MiB and the zeroing of megabytes, about as much as
+// copying the leaves into it. A connection builds and writes one proof at a time, so the
+// previous proof's leaves are written to the socket before the next proof overwrites them.
+type proofScratch struct{ arena []byte }
+
+// maxKeptArena bounds the arena a connection keeps between proofs.
+const maxKeptArena = 64 << 20
+
+// keep takes back the arena a proof store used last.
+func (sc *proofScratch) keep(p *proofStore) {
+	if sc != nil && cap(p.arena) <= maxKeptArena && cap(p.arena) >= cap(sc.arena) {
+		sc.arena = p.arena
+	}
 }
 
 // GetNode implements merkle.NodeStore.
