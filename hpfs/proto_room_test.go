@@ -122,3 +122,22 @@ func TestBinaryProofsOnOneConnection(t *testing.T) {
 		}
 	}
 }
+
+// FuzzReadFrameRoom: any input gives frames within the limit, each with its room, or an error.
+func FuzzReadFrameRoom(f *testing.F) {
+	f.Add([]byte{0, 0, 0, 2, 'h', 'i'})
+	f.Add([]byte{0, 0, 0})
+	f.Add([]byte{0xff, 0xff, 0xff, 0xff, 1})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		r := bytes.NewReader(b)
+		for {
+			buf, body, err := readFrameRoom(r, 7, 16, 1<<10)
+			if err != nil {
+				return
+			}
+			if len(body) > 1<<10 || cap(buf)-cap(body) != 7 || cap(body)-len(body) < 16 {
+				t.Fatalf("body of %d bytes at offset %d with %d spare", len(body), cap(buf)-cap(body), cap(body)-len(body))
+			}
+		}
+	})
+}
