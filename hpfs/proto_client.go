@@ -100,7 +100,7 @@ func (c *ProtoClient) put(pc *protoConn) {
 // a reused connection (the daemon restarted, or closed it at shutdown) is retried once on a
 // fresh one: every operation is idempotent (applying a proof twice stores the same objects and
 // marks the same range).
-func (c *ProtoClient) roundTrip(ctx context.Context, req *FrameRequest) (*FrameResponse, error) {
+func (c *ProtoClient) roundTrip(ctx context.Context, req *FrameRequest, room frameRoom) (*FrameResponse, error) {
 	head, err := req.appendHead(make([]byte, 0, 96+len(req.Start)+len(req.End)))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", req.Op, err)
@@ -116,7 +116,7 @@ func (c *ProtoClient) roundTrip(ctx context.Context, req *FrameRequest) (*FrameR
 		if err != nil {
 			return nil, err
 		}
-		resp, err := c.exchange(ctx, pc, req.Op, head, req.Proof)
+		resp, err := c.exchange(ctx, pc, req.Op, head, req.Proof, room)
 		if err == nil {
 			c.put(pc)
 			return resp, nil
@@ -133,7 +133,10 @@ func (c *ProtoClient) roundTrip(ctx context.Context, req *FrameRequest) (*FrameR
 	}
 }
 
-func (c *ProtoClient) exchange(ctx context.Context, pc *protoConn, op FrameOp, head, proof []byte) (*FrameResponse, error) {
+// frameRoom is the free room asked for around a response's body (none: a plain buffer).
+type frameRoom struct{ head, tail int }
+
+func (c *ProtoClient) exchange(ctx context.Context, pc *protoConn, op FrameOp, head, proof []byte, room frameRoom) (*FrameResponse, error) {
 	if dl, ok := ctx.Deadline(); ok {
 		pc.c.SetDeadline(dl)
 	} else {
@@ -145,7 +148,13 @@ func (c *ProtoClient) exchange(ctx context.Context, pc *protoConn, op FrameOp, h
 	if err := writeFrame(pc.c, head, proof); err != nil {
 		return nil, fmt.Errorf("send: %w", err)
 	}
-	body, err := ReadFrame(pc.br, MaxFrameBytes)
+	var buf, body []byte
+	var err error
+	if room == (frameRoom{}) {
+		body, err = ReadFrame(pc.br, MaxFrameBytes)
+	} else {
+		buf, body, err = readFrameRoom(pc.br, room.head, room.tail, MaxFrameBytes)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("read reply: %w", err)
 	}
@@ -153,12 +162,18 @@ func (c *ProtoClient) exchange(ctx context.Context, pc *protoConn, op FrameOp, h
 	if err := resp.UnmarshalBinary(op, body); err != nil {
 		return nil, fmt.Errorf("decode reply: %w", err)
 	}
+	resp.buf = buf
 	return &resp, nil
 }
 
 // call is roundTrip plus the response's status as an error.
 func (c *ProtoClient) call(ctx context.Context, req *FrameRequest) (*FrameResponse, error) {
-	resp, err := c.roundTrip(ctx, req)
+	return c.callRoom(ctx, req, frameRoom{})
+}
+
+// callRoom is call reading the response into a buffer with room around it.
+func (c *ProtoClient) callRoom(ctx context.Context, req *FrameRequest, room frameRoom) (*FrameResponse, error) {
+	resp, err := c.roundTrip(ctx, req, room)
 	if err != nil {
 		return nil, err
 	}
@@ -189,6 +204,44 @@ func (c *ProtoClient) ChangeProof(ctx context.Context, base, root merkle.Hash, s
 		return nil, nil, false, err
 	}
 	return resp.Proof, resp.End, resp.Fallback, nil
+}
+
+// ProofIn is a proof response read into a buffer with free room around the proof (RangeProofIn,
+// ChangeProofIn): Proof aliases Buf, which holds at least the head bytes asked for before it
+// (free to overwrite: End is a copy) and whose capacity runs at least the tail bytes asked for
+// past it. Its offset in Buf is cap(Buf)-cap(Proof).
+type ProofIn struct {
+	Buf, Proof []byte
+	// End is the proof's end (nil: the end of the key space); Fallback says a change proof
+	// fell back to a range proof at the root.
+	End      merkle.Key
+	Fallback bool
+}
+
+// RangeProofIn is RangeProof reading the proof into a buffer with head free bytes before it
+// and tail bytes of spare capacity after it: a caller that wraps the proof in a message of its
+// own (statesync's response) encodes the wrapper around it instead of copying megabytes.
+func (c *ProtoClient) RangeProofIn(ctx context.Context, root merkle.Hash, start, end merkle.Key, maxEntries, maxBytes uint32, head, tail int) (ProofIn, error) {
+	return c.proofIn(ctx, &FrameRequest{Op: FrameRangeProof, Root: root, Start: start, End: end,
+		MaxEntries: maxEntries, MaxBytes: maxBytes}, head, tail)
+}
+
+// ChangeProofIn is ChangeProof reading the proof as RangeProofIn does.
+func (c *ProtoClient) ChangeProofIn(ctx context.Context, base, root merkle.Hash, start, end merkle.Key, maxEntries, maxBytes uint32, head, tail int) (ProofIn, error) {
+	return c.proofIn(ctx, &FrameRequest{Op: FrameChangeProof, Base: base, Root: root, Start: start, End: end,
+		MaxEntries: maxEntries, MaxBytes: maxBytes}, head, tail)
+}
+
+func (c *ProtoClient) proofIn(ctx context.Context, req *FrameRequest, head, tail int) (ProofIn, error) {
+	if head < 0 || tail < 0 {
+		return ProofIn{}, fmt.Errorf("%s: negative room %d/%d around the proof", req.Op, head, tail)
+	}
+	// At least one byte of head room, so that the buffer is never the plain one.
+	resp, err := c.callRoom(ctx, req, frameRoom{head: max(head, 1), tail: tail})
+	if err != nil {
+		return ProofIn{}, err
+	}
+	return ProofIn{Buf: resp.buf, Proof: resp.Proof, End: resp.End, Fallback: resp.Fallback}, nil
 }
 
 // ApplyProof has the daemon verify and apply one proof for the sync to target (base: a change

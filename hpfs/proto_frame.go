@@ -103,27 +103,56 @@ func ReadFrame(r io.Reader, max int) ([]byte, error) { return readFrameInto(r, n
 // readFrameInto is ReadFrame reading the body into buf when it fits: a fresh multi-megabyte
 // buffer per frame costs a page fault per 4 KiB on this VM, more than the copy itself.
 func readFrameInto(r io.Reader, buf []byte, max int) ([]byte, error) {
-	var hdr [4]byte
-	if _, err := io.ReadFull(r, hdr[:]); err != nil {
-		if errors.Is(err, io.ErrUnexpectedEOF) {
-			return nil, fmt.Errorf("truncated frame header: %w", err)
-		}
+	n, err := readFrameHeader(r, max)
+	if err != nil {
 		return nil, err
-	}
-	n := binary.BigEndian.Uint32(hdr[:])
-	if uint64(n) > uint64(max) {
-		return nil, fmt.Errorf("%w: %d bytes, limit %d", ErrFrameTooLarge, n, max)
 	}
 	body := buf[:0]
 	if uint64(cap(buf)) < uint64(n) {
-		body = hugeAlloc(int(n))
+		body = hugeAlloc(n)
 	}
-	body = body[:n]
+	return readFrameBody(r, body[:n])
+}
+
+// readFrameRoom is ReadFrame reading the body into a fresh buffer with head free bytes before
+// it and tail bytes of spare capacity after it, for a caller that wraps the body's bytes in a
+// message of its own without copying them. It returns the buffer (ending with the body) and
+// the body.
+func readFrameRoom(r io.Reader, head, tail, max int) (buf, body []byte, err error) {
+	n, err := readFrameHeader(r, max)
+	if err != nil {
+		return nil, nil, err
+	}
+	buf = hugeAlloc(head + n + tail)[:head+n]
+	if body, err = readFrameBody(r, buf[head:]); err != nil {
+		return nil, nil, err
+	}
+	return buf, body, nil
+}
+
+// readFrameHeader reads a frame's length and checks it against max.
+func readFrameHeader(r io.Reader, max int) (int, error) {
+	var hdr [4]byte
+	if _, err := io.ReadFull(r, hdr[:]); err != nil {
+		if errors.Is(err, io.ErrUnexpectedEOF) {
+			return 0, fmt.Errorf("truncated frame header: %w", err)
+		}
+		return 0, err
+	}
+	n := binary.BigEndian.Uint32(hdr[:])
+	if uint64(n) > uint64(max) {
+		return 0, fmt.Errorf("%w: %d bytes, limit %d", ErrFrameTooLarge, n, max)
+	}
+	return int(n), nil
+}
+
+// readFrameBody fills body, the announced length of a frame.
+func readFrameBody(r io.Reader, body []byte) ([]byte, error) {
 	if _, err := io.ReadFull(r, body); err != nil {
 		if errors.Is(err, io.EOF) {
 			err = io.ErrUnexpectedEOF
 		}
-		return nil, fmt.Errorf("truncated frame body (%d bytes announced): %w", n, err)
+		return nil, fmt.Errorf("truncated frame body (%d bytes announced): %w", len(body), err)
 	}
 	return body, nil
 }

@@ -121,6 +121,12 @@ type FrameResponse struct {
 	Fallback bool
 	// Sync is the result of apply-proof and sync.begin.
 	Sync SyncStatus
+
+	// proofParts, when set on the serving side, is Proof as the pieces of one writev
+	// (sync_parts.go): the daemon writes a proof without marshalling it into one buffer.
+	proofParts [][]byte
+	// buf, on the client side, is the buffer a response read with room around it lies in.
+	buf []byte
 }
 
 // Err returns the error a non-OK response stands for, wrapping the matching sentinel.
@@ -267,6 +273,9 @@ func (p *FrameResponse) MarshalBinary(op FrameOp) ([]byte, error) {
 	}
 	if p.Status == StatusOK && (op == FrameRangeProof || op == FrameChangeProof) {
 		b = append(b, p.Proof...)
+		for _, part := range p.proofParts {
+			b = append(b, part...)
+		}
 	}
 	return b, nil
 }

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"net"
+
+	"github.com/hpfs/hpnode/merkle"
 )
 
 // serveBinary answers binary-mode frames on conn until the client closes it, a frame cannot be
@@ -28,6 +30,9 @@ func (d *Daemon) serveBinary(ctx context.Context, conn net.Conn, br *bufio.Reade
 	// buf is the connection's request buffer, reused from frame to frame: nothing a handler
 	// keeps aliases it (keys are copied by the decoder, proofs by merkle's decoder).
 	var buf []byte
+	// sc is the connection's proof arena, reused likewise: a proof's leaves are written to
+	// conn (replyFrame) before the next frame is read.
+	var sc proofScratch
 	for {
 		body, err := readFrameInto(br, buf, MaxFrameBytes)
 		if err != nil {
@@ -47,7 +52,7 @@ func (d *Daemon) serveBinary(ctx context.Context, conn net.Conn, br *bufio.Reade
 		if err := req.UnmarshalBinary(body); err != nil {
 			resp = errorResponse(fmt.Errorf("decode request: %w", err))
 		} else {
-			resp = d.handleFrame(&req)
+			resp = d.handleFrame(&req, &sc)
 		}
 		if err := d.replyFrame(conn, req.Op, resp); err != nil {
 			d.log.Debug("control: write frame", "op", req.Op, "err", err)
@@ -67,20 +72,31 @@ func (d *Daemon) replyFrame(w io.Writer, op FrameOp, resp *FrameResponse) error 
 		head, _ = resp.appendHead(op, nil)
 	}
 	if resp.Status == StatusOK && (op == FrameRangeProof || op == FrameChangeProof) {
+		if resp.proofParts != nil {
+			// The proof's leaves go from where the proof holds them straight to the socket.
+			return writeFrame(w, append([][]byte{head}, resp.proofParts...)...)
+		}
 		return writeFrame(w, head, resp.Proof)
 	}
 	return writeFrame(w, head)
 }
 
 // handleFrame executes one decoded binary request.
-func (d *Daemon) handleFrame(req *FrameRequest) *FrameResponse {
+// A proof's leaves lie in sc's arena: resp must be written before sc's next use.
+func (d *Daemon) handleFrame(req *FrameRequest, sc *proofScratch) *FrameResponse {
 	var resp FrameResponse
 	var err error
 	switch req.Op {
 	case FrameRangeProof:
-		resp.Proof, resp.End, err = d.ProofRange(req.Root, req.Start, req.End, int(req.MaxEntries), int(req.MaxBytes))
+		var p *merkle.RangeProof
+		if p, err = d.rangeProof(sc, req.Root, req.Start, req.End, int(req.MaxEntries), int(req.MaxBytes)); err == nil {
+			resp.proofParts, resp.End = rangeProofParts(p), p.End
+		}
 	case FrameChangeProof:
-		resp.Proof, resp.End, resp.Fallback, err = d.ProofChange(req.Base, req.Root, req.Start, req.End, int(req.MaxEntries), int(req.MaxBytes))
+		var p *merkle.ChangeProof
+		if p, err = d.changeProof(sc, req.Base, req.Root, req.Start, req.End, int(req.MaxEntries), int(req.MaxBytes)); err == nil {
+			resp.proofParts, resp.End, resp.Fallback = changeProofParts(p), p.End, p.Fallback
+		}
 	case FrameApplyProof:
 		resp.Sync, err = d.ApplyProof(req.Kind, req.Base, req.Root, req.Start, req.End, req.Proof)
 	case FrameSyncBegin:

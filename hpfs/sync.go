@@ -132,16 +132,28 @@ func provedOf(v *merkle.Verified) *Proved {
 // end) within the limits (≤ 0: the defaults), returning the marshalled merkle.RangeProof and
 // its end. A root that is not kept gives an error wrapping ErrUnknownVersion.
 func (d *Daemon) ProofRange(root merkle.Hash, start, end merkle.Key, maxEntries, maxBytes int) ([]byte, merkle.Key, error) {
-	maxEntries, maxBytes = proofLimits(maxEntries, maxBytes)
-	if !d.store.HasVersion(root) {
-		return nil, nil, fmt.Errorf("range proof at %s: %w", root, ErrUnknownVersion)
-	}
-	p, err := merkle.NewRangeProof(newProofStore(d.store, maxBytes), root, start, end, maxEntries, maxBytes)
+	p, err := d.rangeProof(nil, root, start, end, maxEntries, maxBytes)
 	if err != nil {
-		return nil, nil, fmt.Errorf("range proof: %w", err)
+		return nil, nil, err
 	}
 	b, err := p.MarshalBinary()
 	return b, p.End, err
+}
+
+// rangeProof builds the proof ProofRange marshals; its leaves lie in sc's arena when sc is not
+// nil (valid until sc's next proof).
+func (d *Daemon) rangeProof(sc *proofScratch, root merkle.Hash, start, end merkle.Key, maxEntries, maxBytes int) (*merkle.RangeProof, error) {
+	maxEntries, maxBytes = proofLimits(maxEntries, maxBytes)
+	if !d.store.HasVersion(root) {
+		return nil, fmt.Errorf("range proof at %s: %w", root, ErrUnknownVersion)
+	}
+	ps := newProofStore(d.store, maxBytes, sc)
+	defer sc.keep(ps)
+	p, err := merkle.NewRangeProof(ps, root, start, end, maxEntries, maxBytes)
+	if err != nil {
+		return nil, fmt.Errorf("range proof: %w", err)
+	}
+	return p, nil
 }
 
 // ProofChange proves what root (a kept version) holds in [start, end] relative to base. When
@@ -149,25 +161,36 @@ func (d *Daemon) ProofRange(root merkle.Hash, start, end merkle.Key, maxEntries,
 // change proof): a daemon serves only the history it keeps, even if some of base's objects
 // linger. It returns the marshalled merkle.ChangeProof, its end, and whether it fell back.
 func (d *Daemon) ProofChange(base, root merkle.Hash, start, end merkle.Key, maxEntries, maxBytes int) ([]byte, merkle.Key, bool, error) {
-	maxEntries, maxBytes = proofLimits(maxEntries, maxBytes)
-	if !d.store.HasVersion(root) {
-		return nil, nil, false, fmt.Errorf("change proof to %s: %w", root, ErrUnknownVersion)
-	}
-	var p *merkle.ChangeProof
-	if d.store.HasVersion(base) {
-		var err error
-		if p, err = merkle.NewChangeProof(newProofStore(d.store, maxBytes), base, root, start, end, maxEntries, maxBytes); err != nil {
-			return nil, nil, false, fmt.Errorf("change proof: %w", err)
-		}
-	} else {
-		rp, err := merkle.NewRangeProof(newProofStore(d.store, maxBytes), root, start, end, maxEntries, maxBytes)
-		if err != nil {
-			return nil, nil, false, fmt.Errorf("change proof (fallback): %w", err)
-		}
-		p = &merkle.ChangeProof{Fallback: true, End: rp.End, Nodes: rp.Nodes, Leaves: rp.Leaves}
+	p, err := d.changeProof(nil, base, root, start, end, maxEntries, maxBytes)
+	if err != nil {
+		return nil, nil, false, err
 	}
 	b, err := p.MarshalBinary()
 	return b, p.End, p.Fallback, err
+}
+
+// changeProof builds the proof ProofChange marshals, as rangeProof does.
+func (d *Daemon) changeProof(sc *proofScratch, base, root merkle.Hash, start, end merkle.Key, maxEntries, maxBytes int) (*merkle.ChangeProof, error) {
+	maxEntries, maxBytes = proofLimits(maxEntries, maxBytes)
+	if !d.store.HasVersion(root) {
+		return nil, fmt.Errorf("change proof to %s: %w", root, ErrUnknownVersion)
+	}
+	if d.store.HasVersion(base) {
+		ps := newProofStore(d.store, maxBytes, sc)
+		defer sc.keep(ps)
+		p, err := merkle.NewChangeProof(ps, base, root, start, end, maxEntries, maxBytes)
+		if err != nil {
+			return nil, fmt.Errorf("change proof: %w", err)
+		}
+		return p, nil
+	}
+	ps := newProofStore(d.store, maxBytes, sc)
+	defer sc.keep(ps)
+	rp, err := merkle.NewRangeProof(ps, root, start, end, maxEntries, maxBytes)
+	if err != nil {
+		return nil, fmt.Errorf("change proof (fallback): %w", err)
+	}
+	return &merkle.ChangeProof{Fallback: true, End: rp.End, Nodes: rp.Nodes, Leaves: rp.Leaves}, nil
 }
 
 func proofLimits(maxEntries, maxBytes int) (int, int) {

@@ -20,15 +20,41 @@ type proofStore struct {
 	// nodeBudget and leafBudget bound the bytes read ahead: a proof stops at its byte limit,
 	// and what it does not reach was read for nothing.
 	nodeBudget, leafBudget int
+	// arena holds the leaves read ahead, one after another: a proof's leaves are one or two
+	// huge-page allocations instead of one fresh allocation each, whose page faults (one per
+	// 4 KiB) cost as much as the copy itself. Leaves are immutable once copied in.
+	arena []byte
 }
 
 // proofReadAhead is the node bytes one proof may read ahead; leaves get the proof's byte limit
 // plus one leaf.
 const proofReadAhead = 32 << 20
 
-func newProofStore(s *Store, maxBytes int) *proofStore {
-	return &proofStore{Store: s, ahead: map[cacheKey][]byte{}, nodeBudget: proofReadAhead,
+// newProofStore returns the store one proof is built from. sc, when not nil, lends its arena
+// (see proofScratch); the caller hands it back with sc.keep once the proof is written.
+func newProofStore(s *Store, maxBytes int, sc *proofScratch) *proofStore {
+	p := &proofStore{Store: s, ahead: map[cacheKey][]byte{}, nodeBudget: proofReadAhead,
 		leafBudget: maxBytes + s.params.LeafSize}
+	if sc != nil {
+		p.arena = sc.arena[:0]
+	}
+	return p
+}
+
+// proofScratch is the leaf arena a binary-mode connection reuses from proof to proof: a fresh
+// arena per proof costs a page fault per 2 MiB and the zeroing of megabytes, about as much as
+// copying the leaves into it. A connection builds and writes one proof at a time, so the
+// previous proof's leaves are written to the socket before the next proof overwrites them.
+type proofScratch struct{ arena []byte }
+
+// maxKeptArena bounds the arena a connection keeps between proofs.
+const maxKeptArena = 64 << 20
+
+// keep takes back the arena a proof store used last.
+func (sc *proofScratch) keep(p *proofStore) {
+	if sc != nil && cap(p.arena) <= maxKeptArena && cap(p.arena) >= cap(sc.arena) {
+		sc.arena = p.arena
+	}
 }
 
 // GetNode implements merkle.NodeStore.
@@ -93,10 +119,21 @@ func (p *proofStore) readAhead(data []byte) {
 				return err
 			}
 			p.leafBudget -= len(d)
-			p.ahead[cacheKey{tagLeaf, merkle.Hash(k[1:])}] = bytes.Clone(d)
+			p.ahead[cacheKey{tagLeaf, merkle.Hash(k[1:])}] = p.keepLeaf(d)
 			return nil
 		})
 	}
+}
+
+// keepLeaf copies a leaf read ahead into the arena (a new one, sized for the rest of the leaf
+// budget, when it does not fit) and returns the copy.
+func (p *proofStore) keepLeaf(d []byte) []byte {
+	if cap(p.arena)-len(p.arena) < len(d) {
+		p.arena = hugeAlloc(len(d) + max(p.leafBudget, 0))[:0]
+	}
+	n := len(p.arena)
+	p.arena = append(p.arena, d...)
+	return p.arena[n:len(p.arena):len(p.arena)]
 }
 
 // errStopReadAhead ends a read-ahead whose budget is spent.

@@ -119,7 +119,20 @@ type Response struct {
 	// Code and Message (StatusError).
 	Code    ErrCode
 	Message string
+
+	// buf, on the serving side, is the Proof.Buf Proof lies in: MarshalBinary then encodes the
+	// response around the proof in place when there is room.
+	buf []byte
 }
+
+// ResponseHeadroom is the room a proof needs before it in Proof.Buf for the response to be
+// encoded in place: the wire version, status, kind and the proof's length.
+const ResponseHeadroom = 7
+
+// ResponseTailroom is the spare capacity after a proof in Proof.Buf that holds the hints and
+// totals of most responses; with less, the in-place response is copied once when they are
+// appended.
+const ResponseTailroom = 4 << 10
 
 // ErrMalformed reports a request or response that does not decode; it is wrapped with detail.
 var ErrMalformed = errors.New("statesync: malformed message")
@@ -214,33 +227,22 @@ func (r *Request) UnmarshalBinary(b []byte) error {
 
 // MarshalBinary encodes a response.
 func (r *Response) MarshalBinary() ([]byte, error) {
+	if b, ok, err := r.marshalInPlace(); ok || err != nil {
+		return b, err
+	}
 	// A response is as big as its proof: filled once and handed to the transport, so its
 	// memory is best taken in huge pages.
 	b := hugemem.Alloc(0, 64+len(r.Proof)+len(r.Hints)*(2+MaxKeyLen/16))
 	b = append(b, WireVersion, byte(r.Status))
 	switch r.Status {
 	case StatusOK:
-		if r.Kind != ProofRange && r.Kind != ProofChange {
-			return nil, fmt.Errorf("%w: proof kind %d", ErrMalformed, r.Kind)
-		}
-		if len(r.Proof) > MaxProofBytes {
-			return nil, fmt.Errorf("%w: proof of %d bytes over %d", ErrMalformed, len(r.Proof), MaxProofBytes)
-		}
-		if len(r.Hints) > MaxHints {
-			return nil, fmt.Errorf("%w: %d hints over %d", ErrMalformed, len(r.Hints), MaxHints)
+		if err := r.checkOK(); err != nil {
+			return nil, err
 		}
 		b = append(b, byte(r.Kind))
 		b = binary.BigEndian.AppendUint32(b, uint32(len(r.Proof)))
 		b = append(b, r.Proof...)
-		b = append(b, byte(len(r.Hints)))
-		for _, h := range r.Hints {
-			if h == nil || len(h) > MaxKeyLen {
-				return nil, fmt.Errorf("%w: hint key of %d bytes", ErrMalformed, len(h))
-			}
-			b = appendKey(b, h)
-		}
-		b = binary.BigEndian.AppendUint64(b, r.Totals.Entries)
-		b = binary.BigEndian.AppendUint64(b, r.Totals.Bytes)
+		return r.appendOKTail(b)
 	case StatusNack:
 		if len(r.Roots) > MaxNackRoots {
 			return nil, fmt.Errorf("%w: %d roots in a nack, at most %d", ErrMalformed, len(r.Roots), MaxNackRoots)
@@ -260,6 +262,54 @@ func (r *Response) MarshalBinary() ([]byte, error) {
 	default:
 		return nil, fmt.Errorf("%w: status %d", ErrMalformed, r.Status)
 	}
+	return b, nil
+}
+
+// marshalInPlace encodes an OK response around its proof in r.buf when the proof lies there
+// with room before it; ok is false when it does not (MarshalBinary then copies).
+func (r *Response) marshalInPlace() (b []byte, ok bool, err error) {
+	if r.Status != StatusOK || r.buf == nil || len(r.Proof) == 0 {
+		return nil, false, nil
+	}
+	off := cap(r.buf) - cap(r.Proof)
+	if off < ResponseHeadroom || off >= len(r.buf) || &r.buf[off] != &r.Proof[0] {
+		return nil, false, nil
+	}
+	if err := r.checkOK(); err != nil {
+		return nil, true, err
+	}
+	b = r.buf[off-ResponseHeadroom : off+len(r.Proof)]
+	b[0], b[1], b[2] = WireVersion, byte(r.Status), byte(r.Kind)
+	binary.BigEndian.PutUint32(b[3:ResponseHeadroom], uint32(len(r.Proof)))
+	b, err = r.appendOKTail(b)
+	return b, true, err
+}
+
+// checkOK checks the fields of an OK response against the bounds.
+func (r *Response) checkOK() error {
+	if r.Kind != ProofRange && r.Kind != ProofChange {
+		return fmt.Errorf("%w: proof kind %d", ErrMalformed, r.Kind)
+	}
+	if len(r.Proof) > MaxProofBytes {
+		return fmt.Errorf("%w: proof of %d bytes over %d", ErrMalformed, len(r.Proof), MaxProofBytes)
+	}
+	if len(r.Hints) > MaxHints {
+		return fmt.Errorf("%w: %d hints over %d", ErrMalformed, len(r.Hints), MaxHints)
+	}
+	return nil
+}
+
+// appendOKTail appends what follows an OK response's proof: the hints and the totals.
+func (r *Response) appendOKTail(b []byte) ([]byte, error) {
+	b = append(b, byte(len(r.Hints)))
+	for _, h := range r.Hints {
+		if h == nil || len(h) > MaxKeyLen {
+			return nil, fmt.Errorf("%w: hint key of %d bytes", ErrMalformed, len(h))
+		}
+		b = appendKey(b, h)
+	}
+	b = binary.BigEndian.AppendUint64(b, r.Totals.Entries)
+	b = binary.BigEndian.AppendUint64(b, r.Totals.Bytes)
 	return b, nil
 }
 

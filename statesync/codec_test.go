@@ -185,3 +185,47 @@ func FuzzResponseDecode(f *testing.F) {
 		}
 	})
 }
+
+// TestResponseMarshalInPlace: a response whose proof lies in a buffer with room is encoded
+// around it, to the same bytes as the copying encoding, with the proof not copied; a buffer
+// without the room, or that does not hold the proof, falls back to the copy.
+func TestResponseMarshalInPlace(t *testing.T) {
+	proof := bytes.Repeat([]byte{0xab}, 5000)
+	hints := []merkle.Key{merkle.Key("a/b"), merkle.Key("c")}
+	want, err := (&Response{Status: StatusOK, Kind: ProofChange, Proof: proof, Hints: hints, Totals: Totals{3, 4}}).MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name         string
+		head, tail   int
+		inPlace      bool
+		otherBacking bool
+	}{
+		{"exact head room", ResponseHeadroom, ResponseTailroom, true, false},
+		{"more head room", ResponseHeadroom + 9, ResponseTailroom, true, false},
+		{"no tail room", ResponseHeadroom, 0, false, false},
+		{"too little head room", ResponseHeadroom - 1, ResponseTailroom, false, false},
+		{"proof elsewhere", ResponseHeadroom, ResponseTailroom, false, true},
+	} {
+		buf := make([]byte, c.head+len(proof), c.head+len(proof)+c.tail)
+		copy(buf[c.head:], proof)
+		p := buf[c.head:]
+		if c.otherBacking {
+			p = bytes.Clone(p)
+		}
+		r := Response{Status: StatusOK, Kind: ProofChange, Proof: p, Hints: hints, Totals: Totals{3, 4}, buf: buf}
+		got, err := r.MarshalBinary()
+		if err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("%s: encoding differs from the copying one (%v)", c.name, err)
+		}
+		if aliased := &got[ResponseHeadroom] == &buf[c.head]; aliased != c.inPlace {
+			t.Fatalf("%s: encoded in place %v, want %v", c.name, aliased, c.inPlace)
+		}
+	}
+	bad := Response{Status: StatusOK, Kind: 9, Proof: proof, buf: append(make([]byte, ResponseHeadroom), proof...)}
+	bad.Proof = bad.buf[ResponseHeadroom:]
+	if _, err := bad.MarshalBinary(); !errors.Is(err, ErrMalformed) {
+		t.Fatalf("bad kind in place: %v, want ErrMalformed", err)
+	}
+}

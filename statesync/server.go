@@ -114,7 +114,7 @@ func (s *Server) serve(ctx context.Context, from p2p.PeerID, body []byte) Respon
 		s.cfg.Logger.Warn("statesync: proof failed", "peer", from, "kind", req.Kind, "root", hex8(req.Root), "err", err)
 		return errorResponse(CodeInternal, err)
 	}
-	resp := Response{Status: StatusOK, Kind: p.Kind, Proof: p.Bytes}
+	resp := Response{Status: StatusOK, Kind: p.Kind, Proof: p.Bytes, buf: p.Buf}
 	if req.Hints > 0 && !sameEnd(p.End, req.End) {
 		hints, totals, err := s.src.SplitKeys(ctx, req.Root, p.End, req.End, int(req.Hints))
 		if err != nil {
