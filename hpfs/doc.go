@@ -118,5 +118,8 @@
 // A unix socket (default <store>/hpfsd.sock) takes one JSON Request per connection and answers
 // one Response (see control.go); cmd/hpfsd wraps every operation as a subcommand. A connection
 // that opens with the binary preamble instead carries length-prefixed proof frames back to back
-// (proto_frame.go): the state sync's path, without JSON and base64.
+// (proto_frame.go): the state sync's path, without JSON and base64. In binary mode a proof is
+// written as writev pieces that alias its leaves, which a connection reads ahead into a leaf
+// arena it reuses from proof to proof; the statesync server encodes its response around a proof
+// read with ProtoClient.RangeProofIn/ChangeProofIn, so proof bytes are not copied again.
 package hpfs
