@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"time"
 
 	"github.com/cockroachdb/pebble/v2"
 
@@ -91,19 +90,9 @@ func (s *Store) commitSynced(root merkle.Hash, kept []uint64) (Version, error) {
 	if err := s.increfSynced(rb, root, s.stillKept(kept)); err != nil {
 		return Version{}, fmt.Errorf("commit synced %s: %w", root, err)
 	}
-	v := Version{Seq: 1, Root: root, Time: time.Now().UTC()}
-	if n := len(s.versions); n > 0 {
-		v.Seq = s.versions[n-1].Seq + 1
-	}
-	if err := rb.b.Set(versionKey(v.Seq), encodeVersion(v), nil); err != nil {
-		return Version{}, err
-	}
-	next := append(s.versions, v)
-	drop := s.droppable(next)
-	for _, d := range drop {
-		if err := rb.dropVersion(d); err != nil {
-			return Version{}, fmt.Errorf("commit synced %s: drop version %d: %w", root, d.Seq, err)
-		}
+	nv, err := s.addVersion(rb, root)
+	if err != nil {
+		return Version{}, fmt.Errorf("commit synced %s: %w", root, err)
 	}
 	if err := s.sweepInto(rb); err != nil {
 		return Version{}, fmt.Errorf("commit synced %s: %w", root, err)
@@ -114,10 +103,8 @@ func (s *Store) commitSynced(root merkle.Hash, kept []uint64) (Version, error) {
 	if err := rb.b.Commit(pebble.Sync); err != nil {
 		return Version{}, fmt.Errorf("commit synced %s: write batch: %w", root, err)
 	}
-	s.versions = next
-	s.byRoot[root]++
-	s.forget(drop)
-	return v, nil
+	s.publish(nv)
+	return nv.v, nil
 }
 
 // increfSynced adds one reference to root; an object going from 0 to 1 references its children

@@ -109,19 +109,9 @@ func (s *Store) Commit(root merkle.Hash, ov *Overlay) (Version, error) {
 	if err := rb.incref(tagNode, root); err != nil {
 		return Version{}, fmt.Errorf("commit %s: %w", root, err)
 	}
-	v := Version{Seq: 1, Root: root, Time: time.Now().UTC()}
-	if n := len(s.versions); n > 0 {
-		v.Seq = s.versions[n-1].Seq + 1
-	}
-	if err := rb.b.Set(versionKey(v.Seq), encodeVersion(v), nil); err != nil {
-		return Version{}, err
-	}
-	next := append(s.versions, v)
-	drop := s.droppable(next)
-	for _, d := range drop {
-		if err := rb.dropVersion(d); err != nil {
-			return Version{}, fmt.Errorf("commit %s: drop version %d: %w", root, d.Seq, err)
-		}
+	nv, err := s.addVersion(rb, root)
+	if err != nil {
+		return Version{}, fmt.Errorf("commit %s: %w", root, err)
 	}
 	if err := rb.flush(); err != nil {
 		return Version{}, err
@@ -129,10 +119,42 @@ func (s *Store) Commit(root merkle.Hash, ov *Overlay) (Version, error) {
 	if err := rb.b.Commit(pebble.Sync); err != nil {
 		return Version{}, fmt.Errorf("commit %s: write batch: %w", root, err)
 	}
-	s.versions = next
-	s.byRoot[root]++
-	s.forget(drop)
-	return v, nil
+	s.publish(nv)
+	return nv.v, nil
+}
+
+// newVersion is a version added to a batch but not yet published: the list it makes and the
+// versions it pushes out of the window.
+type newVersion struct {
+	v          Version
+	next, drop []Version
+}
+
+// addVersion adds to rb the record of a new head version of root and the refcount drops of the
+// versions that fall out of the window. The caller holds s.mu, commits rb, then calls publish.
+func (s *Store) addVersion(rb *refBatch, root merkle.Hash) (newVersion, error) {
+	v := Version{Seq: 1, Root: root, Time: time.Now().UTC()}
+	if n := len(s.versions); n > 0 {
+		v.Seq = s.versions[n-1].Seq + 1
+	}
+	if err := rb.b.Set(versionKey(v.Seq), encodeVersion(v), nil); err != nil {
+		return newVersion{}, err
+	}
+	next := append(s.versions, v)
+	drop := s.droppable(next)
+	for _, d := range drop {
+		if err := rb.dropVersion(d); err != nil {
+			return newVersion{}, fmt.Errorf("drop version %d: %w", d.Seq, err)
+		}
+	}
+	return newVersion{v: v, next: next, drop: drop}, nil
+}
+
+// publish makes a version whose batch is durable the head.
+func (s *Store) publish(nv newVersion) {
+	s.versions = nv.next
+	s.byRoot[nv.v.Root]++
+	s.forget(nv.drop)
 }
 
 // droppable returns the versions of vs outside the newest Keep that no pin holds.
