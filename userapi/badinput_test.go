@@ -208,8 +208,10 @@ func TestMessageUnderLimitIsServed(t *testing.T) {
 
 func TestHandshakeDeadline(t *testing.T) {
 	ts := startServer(t, newTestBackend(3), func(c *Config) { c.HandshakeTimeout = 300 * time.Millisecond })
-	c := dialRaw(t, ts.url)
+	// The server's deadline starts when it accepts, before dialRaw returns here: start the
+	// clock before dialing so the lower bound below holds on any schedule.
 	start := time.Now()
+	c := dialRaw(t, ts.url)
 	code, reason := expectClose(t, c, 10*time.Second)
 	if code != websocket.StatusPolicyViolation || reason != CloseHandshakeTimeout {
 		t.Fatalf("close %d %q", code, reason)
