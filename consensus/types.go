@@ -44,7 +44,8 @@ type Result struct {
 	StateHash Hash
 	// PatchHash is the hash of patch.cfg after the run.
 	PatchHash Hash
-	// OutputHash is the root of the output tree (OutputRoot), zero when there were no outputs.
+	// OutputHash is the root of HotPocket's output tree (package outtree) over the users' output hashes and
+	// StateHash, zero when there were no outputs.
 	OutputHash Hash
 	// Config is the consensus configuration patch.cfg holds after the run (UNL and threshold).
 	Config UNLConfig

@@ -6,8 +6,10 @@ import (
 	"sort"
 	"testing"
 
-	"github.com/hpfs/hpnode/consensus"
 	"github.com/zeebo/blake3"
+
+	"github.com/hpfs/hpnode/consensus"
+	"github.com/hpfs/hpnode/outtree"
 )
 
 const cid = "ledger-test"
@@ -44,7 +46,7 @@ func (c *chain) input(nonce uint64) consensus.Input {
 }
 
 // next builds a certified successor of prev with k inputs and outputs for one user.
-func (c *chain) next(prev consensus.Record, k int, outs []consensus.UserOutputs) consensus.Decided {
+func (c *chain) next(prev consensus.Record, k int, outs []outtree.UserOutputs) consensus.Decided {
 	var ins []consensus.Input
 	v := consensus.Value{Time: prev.Value.Time + 10, Nonces: []consensus.Hash{blake3.Sum256([]byte{byte(prev.Seq)})}}
 	for i := 0; i < k; i++ {
@@ -57,7 +59,7 @@ func (c *chain) next(prev consensus.Record, k int, outs []consensus.UserOutputs)
 	}
 	st := blake3.Sum256(append(prev.Value.Result.StateHash[:], byte(prev.Seq)))
 	v.Result = consensus.Result{Seq: prev.Seq, StateHash: st, Config: prev.Value.Result.Config.Clone()}
-	v.Result.OutputHash = consensus.OutputRoot(outs, st)
+	v.Result.OutputHash = consensus.Hash(outtree.Of(outs, outtree.Hash(st)).Root())
 	r := consensus.Record{Seq: prev.Seq + 1, Prev: prev.Hash(), Value: v}
 	q := consensus.CloseQuorum(80, len(c.signers))
 	for _, s := range c.signers[:q] {

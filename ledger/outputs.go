@@ -1,9 +1,11 @@
 package ledger
 
 import (
+	"crypto/ed25519"
 	"fmt"
 
 	"github.com/hpfs/hpnode/consensus"
+	"github.com/hpfs/hpnode/outtree"
 )
 
 // Outputs encoding: u32 user count, then per user: 32-byte key, u32 output count, then per output a
@@ -15,7 +17,7 @@ const (
 	maxOutputsRecord = 256 << 20
 )
 
-func encodeOutputs(outs []consensus.UserOutputs) []byte {
+func encodeOutputs(outs []outtree.UserOutputs) []byte {
 	var b []byte
 	b = appendU32(b, uint32(len(outs)))
 	for _, uo := range outs {
@@ -70,7 +72,7 @@ func (r *reader) take(n int, what string) []byte {
 
 // DecodeOutputs decodes stored outputs, rejecting any count or length beyond its bound or beyond the
 // remaining input.
-func DecodeOutputs(b []byte) ([]consensus.UserOutputs, error) {
+func DecodeOutputs(b []byte) ([]outtree.UserOutputs, error) {
 	if len(b) > maxOutputsRecord {
 		return nil, fmt.Errorf("outputs: %d bytes exceeds %d", len(b), maxOutputsRecord)
 	}
@@ -79,10 +81,10 @@ func DecodeOutputs(b []byte) ([]consensus.UserOutputs, error) {
 	if r.err == nil && n*36 > len(r.b) {
 		return nil, fmt.Errorf("outputs: user count %d exceeds input", n)
 	}
-	var out []consensus.UserOutputs
+	var out []outtree.UserOutputs
 	for i := 0; i < n && r.err == nil; i++ {
-		var uo consensus.UserOutputs
-		copy(uo.User[:], r.take(32, "user"))
+		var uo outtree.UserOutputs
+		uo.User = r.take(ed25519.PublicKeySize, "user")
 		m := r.u32("output count", maxUserOutputs)
 		if r.err == nil && m*4 > len(r.b) {
 			return nil, fmt.Errorf("outputs: output count %d exceeds input", m)
@@ -104,13 +106,18 @@ func DecodeOutputs(b []byte) ([]consensus.UserOutputs, error) {
 
 // PutOutputs stores the raw outputs of the execution whose result ledger seq records, after checking
 // that they and that result's state hash give the recorded output hash. Served with ledger seq's
-// UNLSigs and OutputTreeFor, they let the user API answer contract_output and ledger_query.
-func (s *Store) PutOutputs(seq uint64, outs []consensus.UserOutputs) error {
+// UNLSigs and outtree.Tree.Collapse, they let the user API answer contract_output and ledger_query.
+func (s *Store) PutOutputs(seq uint64, outs []outtree.UserOutputs) error {
 	r, err := s.Record(seq)
 	if err != nil {
 		return fmt.Errorf("put outputs: %w", err)
 	}
-	if got := consensus.OutputRoot(outs, r.Value.Result.StateHash); got != r.Value.Result.OutputHash {
+	for _, uo := range outs {
+		if len(uo.User) != ed25519.PublicKeySize {
+			return fmt.Errorf("put outputs of ledger %d: user key of %d bytes", seq, len(uo.User))
+		}
+	}
+	if got := consensus.Hash(outtree.Of(outs, outtree.Hash(r.Value.Result.StateHash)).Root()); got != r.Value.Result.OutputHash {
 		return fmt.Errorf("put outputs of ledger %d: root %s, record has %s", seq, got, r.Value.Result.OutputHash)
 	}
 	if err := s.db.Set(key(kindOutputs, seq), encodeOutputs(outs), s.writeOpts()); err != nil {
@@ -120,7 +127,7 @@ func (s *Store) PutOutputs(seq uint64, outs []consensus.UserOutputs) error {
 }
 
 // Outputs returns the raw outputs whose root ledger seq records.
-func (s *Store) Outputs(seq uint64) ([]consensus.UserOutputs, error) {
+func (s *Store) Outputs(seq uint64) ([]outtree.UserOutputs, error) {
 	b, err := s.get(key(kindOutputs, seq))
 	if err != nil {
 		return nil, fmt.Errorf("outputs of ledger %d: %w", seq, err)

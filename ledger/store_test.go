@@ -1,11 +1,15 @@
 package ledger
 
 import (
+	"bytes"
+	"crypto/ed25519"
 	"errors"
 	"testing"
 
 	"github.com/cockroachdb/pebble/v2"
+
 	"github.com/hpfs/hpnode/consensus"
+	"github.com/hpfs/hpnode/outtree"
 )
 
 func open(t *testing.T, dir string, c *chain, o Options) *Store {
@@ -166,9 +170,9 @@ func TestOutputsStoredAndVerifiableByUsers(t *testing.T) {
 	c := newChain(t, 4)
 	s := open(t, t.TempDir(), c, Options{})
 	defer s.Close()
-	var user, other consensus.PubKey
-	user[0], other[0] = 1, 2
-	outs := []consensus.UserOutputs{{User: user, Outputs: [][]byte{[]byte("a"), []byte("bc")}}, {User: other, Outputs: [][]byte{[]byte("x")}}}
+	user := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{1}, 32)).Public().(ed25519.PublicKey)
+	other := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{2}, 32)).Public().(ed25519.PublicKey)
+	outs := []outtree.UserOutputs{{User: user, Outputs: [][]byte{[]byte("a"), []byte("bc")}}, {User: other, Outputs: [][]byte{[]byte("x")}}}
 	d := c.next(c.genesis, 0, outs)
 	if err := s.Append(d); err != nil {
 		t.Fatal(err)
@@ -186,13 +190,17 @@ func TestOutputsStoredAndVerifiableByUsers(t *testing.T) {
 	// What a user checks (hotpocket-js-client verifyContractOutputTrust): fold the tree with its own
 	// output hash, then count UNL signatures over the root.
 	r, _ := s.Record(1)
-	tree, root, ok := consensus.OutputTreeFor(got, r.Value.Result.StateHash, user)
-	if !ok || root != r.Value.Result.OutputHash {
-		t.Fatal("no tree for user or root mismatch")
+	tree := outtree.Of(got, outtree.Hash(r.Value.Result.StateHash))
+	own := outtree.UserHash(user, outs[0].Outputs)
+	view, err := tree.Collapse(own)
+	if err != nil || consensus.Hash(tree.Root()) != r.Value.Result.OutputHash {
+		t.Fatalf("no tree for user or root mismatch: %v", err)
 	}
-	if tree.Fold(consensus.UserOutputHash(user, outs[0].Outputs)) != root {
-		t.Fatal("folded hash tree does not give the root")
+	folded, err := outtree.Fold(view, own)
+	if err != nil || consensus.Hash(folded) != r.Value.Result.OutputHash {
+		t.Fatalf("folded hash tree does not give the root: %v", err)
 	}
+	root := consensus.Hash(folded)
 	good := 0
 	for _, v := range r.UNLSigs() {
 		if consensus.VerifyOutputSig(v.Signer, root, v.OutputSig) {
@@ -205,7 +213,7 @@ func TestOutputsStoredAndVerifiableByUsers(t *testing.T) {
 }
 
 func FuzzDecodeOutputs(f *testing.F) {
-	f.Add(encodeOutputs([]consensus.UserOutputs{{Outputs: [][]byte{[]byte("hi")}}}))
+	f.Add(encodeOutputs([]outtree.UserOutputs{{User: make([]byte, 32), Outputs: [][]byte{[]byte("hi")}}}))
 	f.Add([]byte{0, 0, 0, 1})
 	f.Add([]byte{0xff, 0xff, 0xff, 0xff})
 	f.Fuzz(func(t *testing.T, b []byte) {

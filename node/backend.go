@@ -14,6 +14,7 @@ import (
 	"github.com/hpfs/hpnode/consensus"
 	"github.com/hpfs/hpnode/contractexec"
 	"github.com/hpfs/hpnode/ledger"
+	"github.com/hpfs/hpnode/outtree"
 	"github.com/hpfs/hpnode/userapi"
 )
 
@@ -170,7 +171,7 @@ func (b *backend) LedgerBySeq(_ context.Context, user ed25519.PublicKey, seq uin
 				continue
 			}
 			key := ed25519.PublicKey(append([]byte(nil), r.User[:]...))
-			l.Outputs = append(l.Outputs, userapi.LedgerOutput{User: key, Hash: userapi.UserOutputHash(key, r.Outputs), Blobs: r.Outputs})
+			l.Outputs = append(l.Outputs, userapi.LedgerOutput{User: key, Hash: outtree.UserHash(key, r.Outputs), Blobs: r.Outputs})
 		}
 	}
 	return &l, nil

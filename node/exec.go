@@ -17,6 +17,7 @@ import (
 	"github.com/hpfs/hpnode/consensus"
 	"github.com/hpfs/hpnode/contractexec"
 	"github.com/hpfs/hpnode/merkle"
+	"github.com/hpfs/hpnode/outtree"
 	"github.com/hpfs/hpnode/userapi"
 )
 
@@ -43,8 +44,8 @@ type executor struct {
 // execOutcome is one execution: the Result for consensus and what users and the node need.
 type execOutcome struct {
 	result  consensus.Result
-	tree    *userapi.OutputTree
-	outputs []userapi.UserOutputs // users with at least one output, in key order
+	tree    *outtree.Tree
+	outputs []outtree.UserOutputs // users with at least one output, in key order
 	control []contractexec.ControlMessage
 	patch   config.PatchConfig // patch.cfg after the run
 }
@@ -123,10 +124,10 @@ func (e *executor) execute(ctx context.Context, ex consensus.Execution) (execOut
 		if err != nil {
 			continue
 		}
-		out.outputs = append(out.outputs, userapi.UserOutputs{User: key, Outputs: u.Frames})
-		hashes = append(hashes, userapi.UserOutputHash(key, u.Frames))
+		out.outputs = append(out.outputs, outtree.UserOutputs{User: key, Outputs: u.Frames})
+		hashes = append(hashes, outtree.UserHash(key, u.Frames))
 	}
-	out.tree = userapi.NewOutputTree(hashes, userapi.Hash(out.result.StateHash))
+	out.tree = outtree.New(hashes, outtree.Hash(out.result.StateHash))
 	out.result.OutputHash = consensus.Hash(out.tree.Root())
 	return out, nil
 }

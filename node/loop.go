@@ -275,11 +275,7 @@ func (n *Node) releaseOutputs(rec *consensus.Record, h consensus.Hash) {
 		n.logger.Warn("own outputs differ from the agreed output hash; not sent", "ledger", res.Seq)
 		return
 	}
-	stored := make([]consensus.UserOutputs, len(out.outputs))
-	for i, o := range out.outputs {
-		stored[i] = consensus.UserOutputs{User: consensus.PubKey(o.User), Outputs: o.Outputs}
-	}
-	if err := n.db.chain.PutOutputs(rec.Seq, stored); err != nil {
+	if err := n.db.chain.PutOutputs(rec.Seq, out.outputs); err != nil {
 		n.logger.Error("store outputs", "ledger", rec.Seq, "err", err)
 	}
 	ro := &userapi.RoundOutputs{

@@ -3,6 +3,8 @@ package userapi
 import (
 	"context"
 	"crypto/ed25519"
+
+	"github.com/hpfs/hpnode/outtree"
 )
 
 // Backend is what the node provides to the user server. Every method may be called from many
@@ -151,19 +153,13 @@ type InputStatus struct {
 
 // RoundOutputs is one closed round's outputs: for each user in Users with at least one output,
 // the server sends a contract_output carrying that user's outputs, the user's collapsed view of
-// Tree and Sigs. Tree must be NewOutputTree of the users' UserOutputHash and the state hash, and
+// Tree and Sigs. Tree must be outtree.Of the users' outputs and the state hash, and
 // Sigs the UNL's signatures over Tree.Root() (SignOutputRoot).
 type RoundOutputs struct {
 	Ledger LedgerID
-	Tree   *OutputTree
-	Users  []UserOutputs
+	Tree   *outtree.Tree
+	Users  []outtree.UserOutputs
 	Sigs   []OutputSig
-}
-
-// UserOutputs is what the contract sent one user in a round, in order.
-type UserOutputs struct {
-	User    ed25519.PublicKey
-	Outputs [][]byte
 }
 
 func (*LedgerCreated) isEvent()     {}

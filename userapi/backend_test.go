@@ -9,6 +9,8 @@ import (
 	"sync"
 
 	"github.com/zeebo/blake3"
+
+	"github.com/hpfs/hpnode/outtree"
 )
 
 // testBackend is an in-process node for tests: a UNL of real Ed25519 keys, deterministic ledgers
@@ -168,7 +170,7 @@ func (b *testBackend) closeLedger() *Ledger {
 	l := &Ledger{Seq: seq, Timestamp: 1_700_000_000_000 + seq*1000, PrevHash: prev.Hash}
 
 	// Outputs per user, in input order; the state is the hash of everything echoed so far.
-	var users []UserOutputs
+	var users []outtree.UserOutputs
 	byUser := map[string]int{}
 	ih := blake3.New()
 	for _, in := range ins {
@@ -178,7 +180,7 @@ func (b *testBackend) closeLedger() *Ledger {
 		if !ok {
 			i = len(users)
 			byUser[string(in.User)] = i
-			users = append(users, UserOutputs{User: in.User})
+			users = append(users, outtree.UserOutputs{User: in.User})
 		}
 		users[i].Outputs = append(users[i].Outputs, append([]byte("echo:"), in.Data...))
 	}
@@ -189,14 +191,14 @@ func (b *testBackend) closeLedger() *Ledger {
 	state.Write(b.ledgers[prev.Seq].StateHash[:])
 	hashes := make([]Hash, len(users))
 	for i, u := range users {
-		hashes[i] = UserOutputHash(u.User, u.Outputs)
+		hashes[i] = outtree.UserHash(u.User, u.Outputs)
 		state.Write(hashes[i][:])
 		l.Outputs = append(l.Outputs, LedgerOutput{User: u.User, Hash: hashes[i], Blobs: u.Outputs})
 	}
 	state.Sum(l.StateHash[:0])
-	tree := OutputTreeOf(users, l.StateHash)
-	if tree.Root() != NewOutputTree(hashes, l.StateHash).Root() {
-		panic("OutputTreeOf differs from NewOutputTree of the users' hashes")
+	tree := outtree.Of(users, l.StateHash)
+	if tree.Root() != outtree.New(hashes, l.StateHash).Root() {
+		panic("outtree.Of differs from outtree.New of the users' hashes")
 	}
 	l.OutputHash = tree.Root()
 	var seqb [8]byte

@@ -10,6 +10,8 @@ import (
 
 	"github.com/coder/websocket"
 	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"github.com/hpfs/hpnode/outtree"
 )
 
 // instantBackend accepts every input at once, so the benchmarks measure the user server alone:
@@ -180,7 +182,7 @@ func BenchmarkOutputTree1000Users(b *testing.B) {
 	state := hashOf([]byte("state"))
 	b.SetBytes(int64(len(users) * 32))
 	for i := 0; i < b.N; i++ {
-		tree := NewOutputTree(users, state)
+		tree := outtree.New(users, state)
 		for _, u := range users {
 			c, err := tree.Collapse(u)
 			if err != nil {

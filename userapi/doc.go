@@ -5,8 +5,8 @@
 //
 // It owns: the websocket listener and one session per connection; the challenge handshake; strict
 // decoding of every client message in JSON and BSON; the exact encoding of every server message;
-// the per-user output proof (output hash, collapsed hash tree, unl_sig) and the pure helpers that
-// compute them (outputs.go), so the node produces exactly what UNL nodes sign.
+// the per-user output proof (output hash, collapsed hash tree from package outtree, unl_sig) and
+// the client's trust check over it (outputs.go), so the node produces exactly what UNL nodes sign.
 //
 // It relies on: a Backend (backend.go), implemented by the node, for everything that needs the
 // ledger, consensus or the contract; the caller's TLS certificate and node key.

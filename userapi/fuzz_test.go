@@ -9,6 +9,8 @@ import (
 	"unicode/utf8"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"github.com/hpfs/hpnode/outtree"
 )
 
 func bsonSeed(d bson.D) []byte {
@@ -114,60 +116,20 @@ func FuzzDecodeUserChallengeResponse(f *testing.F) {
 	})
 }
 
-// FuzzOutputTree: for any set of user hashes, every user's collapsed tree folds back to the root,
-// and the root is the reference implementation's.
-func FuzzOutputTree(f *testing.F) {
-	f.Add([]byte("abc"), uint16(1))
-	f.Add([]byte{}, uint16(17))
-	f.Add([]byte{1, 2, 3, 4}, uint16(300))
-	f.Fuzz(func(t *testing.T, seed []byte, n uint16) {
-		n %= 600
-		users := make([]Hash, 0, n)
-		seen := map[Hash]bool{}
-		for i := 0; i < int(n); i++ {
-			h := hashOf(seed, []byte{byte(i), byte(i >> 8)})
-			if !seen[h] {
-				seen[h] = true
-				users = append(users, h)
-			}
-		}
-		state := hashOf(seed)
-		tree := NewOutputTree(users, state)
-		if len(users) == 0 {
-			if tree.Root() != (Hash{}) {
-				t.Fatal("empty tree with a non-zero root")
-			}
-			return
-		}
-		if tree.Root() != referenceRoot(users, state) {
-			t.Fatal("root differs from the reference")
-		}
-		for _, u := range users {
-			c, err := tree.Collapse(u)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if r, err := FoldTree(c, u); err != nil || r != tree.Root() {
-				t.Fatalf("fold: %v", err)
-			}
-		}
-	})
-}
-
 // treeFromBytes builds an arbitrary (possibly hostile) collapsed tree from fuzz input:
 // 0 = self, 1 = hash, 2 = open list, 3 = close list.
-func treeFromBytes(b []byte) TreeElem {
-	root := TreeElem{IsList: true}
-	stack := []*TreeElem{&root}
+func treeFromBytes(b []byte) outtree.Elem {
+	root := outtree.Elem{IsList: true}
+	stack := []*outtree.Elem{&root}
 	for _, c := range b {
 		top := stack[len(stack)-1]
 		switch c % 4 {
 		case 0:
-			top.List = append(top.List, TreeElem{Self: true})
+			top.List = append(top.List, outtree.Elem{Self: true})
 		case 1:
-			top.List = append(top.List, TreeElem{Hash: Hash{c}})
+			top.List = append(top.List, outtree.Elem{Hash: Hash{c}})
 		case 2:
-			top.List = append(top.List, TreeElem{IsList: true})
+			top.List = append(top.List, outtree.Elem{IsList: true})
 			stack = append(stack, &top.List[len(top.List)-1])
 		case 3:
 			if len(stack) > 1 {
@@ -185,7 +147,7 @@ func FuzzFoldTree(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		tree := treeFromBytes(data)
 		self := hashOf(data)
-		root, err := FoldTree(tree, self)
+		root, err := outtree.Fold(tree, self)
 		if err == nil {
 			// Encoding and the client's fold agree: the message a client gets folds the same.
 			msg := mustEncodeTree(t, tree)
@@ -193,7 +155,7 @@ func FuzzFoldTree(f *testing.F) {
 			if err := json.Unmarshal(msg, &back); err != nil {
 				t.Fatalf("tree encodes to invalid JSON: %v", err)
 			}
-			if r2, err := FoldTree(parseTree(t, back), self); err != nil || r2 != root {
+			if r2, err := outtree.Fold(parseTree(t, back), self); err != nil || r2 != root {
 				t.Fatal("a tree changed by encoding")
 			}
 		}
@@ -201,7 +163,7 @@ func FuzzFoldTree(f *testing.F) {
 	})
 }
 
-func mustEncodeTree(t *testing.T, tree TreeElem) []byte {
+func mustEncodeTree(t *testing.T, tree outtree.Elem) []byte {
 	b, err := encode(JSON, doc{{"t", tree}})
 	if err != nil {
 		t.Fatal(err)

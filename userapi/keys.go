@@ -4,17 +4,17 @@ import (
 	"crypto/ed25519"
 	"encoding/hex"
 	"fmt"
+
+	"github.com/hpfs/hpnode/outtree"
 )
 
 // KeyPrefix is the key-type byte HotPocket puts before every Ed25519 public key on the wire
-// (0xED, "ed" in hex). The 33-byte prefixed form is also what output hashes commit to.
-const KeyPrefix = 0xED
+// (0xED, "ed" in hex).
+const KeyPrefix = outtree.KeyPrefix
 
-// Hash is a 32-byte BLAKE3 digest.
-type Hash [32]byte
-
-// String returns the lowercase hex form used on the JSON wire.
-func (h Hash) String() string { return hex.EncodeToString(h[:]) }
+// Hash is a 32-byte BLAKE3 digest; the same type as the output tree's, as output and state
+// hashes flow between them.
+type Hash = outtree.Hash
 
 // WireKey returns the 33-byte prefixed form of pub: KeyPrefix ‖ pub.
 func WireKey(pub ed25519.PublicKey) []byte {

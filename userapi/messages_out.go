@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"crypto/ed25519"
 	"slices"
+
+	"github.com/hpfs/hpnode/outtree"
 )
 
 // Builders for every server → client message, in HotPocket's key order (usrmsg_json.cpp and
@@ -77,7 +79,7 @@ func rejectedNoHash(reason string) doc {
 	}
 }
 
-func treeValue(t TreeElem) any {
+func treeValue(t outtree.Elem) any {
 	switch {
 	case t.IsList:
 		out := make(arr, len(t.List))
@@ -93,7 +95,7 @@ func treeValue(t TreeElem) any {
 	}
 }
 
-func contractOutputMsg(l LedgerID, outputs [][]byte, outputHash Hash, tree TreeElem, sigs []OutputSig, rawJSON bool) doc {
+func contractOutputMsg(l LedgerID, outputs [][]byte, outputHash Hash, tree outtree.Elem, sigs []OutputSig, rawJSON bool) doc {
 	outs := make(arr, len(outputs))
 	for i, o := range outputs {
 		outs[i] = blob{b: o, raw: rawJSON}

@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"github.com/hpfs/hpnode/outtree"
 )
 
 func mustJSON(t *testing.T, d doc) string {
@@ -87,8 +89,8 @@ func TestJSONMessagesMatchHotPocketExactly(t *testing.T) {
 func TestJSONContractOutputIsVerifiableText(t *testing.T) {
 	user := userKey(1).Public().(ed25519.PublicKey)
 	outs := [][]byte{[]byte(`"quoted"`), []byte(`{"a":1}`), []byte("plain")}
-	uh := UserOutputHash(user, outs)
-	tree := NewOutputTree([]Hash{uh}, h32(0xcc))
+	uh := outtree.UserHash(user, outs)
+	tree := outtree.New([]Hash{uh}, h32(0xcc))
 	c, _ := tree.Collapse(uh)
 	sig := SignOutputRoot(userKey(2), tree.Root())
 	got := mustJSON(t, contractOutputMsg(LedgerID{Seq: 4, Hash: h32(0xaa)}, outs, uh, c, []OutputSig{sig}, false))
@@ -130,8 +132,8 @@ func TestJSONContractOutputIsVerifiableText(t *testing.T) {
 func TestBSONMessagesUseBinaryInt64AndNull(t *testing.T) {
 	user := userKey(1).Public().(ed25519.PublicKey)
 	outs := [][]byte{{0, 1, 0xff}}
-	uh := UserOutputHash(user, outs)
-	tree := NewOutputTree(append(leafHashes(20), uh), h32(0xcc))
+	uh := outtree.UserHash(user, outs)
+	tree := outtree.New(append(leafHashes(20), uh), h32(0xcc))
 	c, _ := tree.Collapse(uh)
 	b, err := encode(BSON, contractOutputMsg(LedgerID{Seq: 4, Hash: h32(0xaa)}, outs, uh, c, []OutputSig{SignOutputRoot(userKey(2), tree.Root())}, false))
 	if err != nil {

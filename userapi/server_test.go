@@ -9,16 +9,18 @@ import (
 
 	"github.com/coder/websocket"
 	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"github.com/hpfs/hpnode/outtree"
 )
 
 var protocols = []Protocol{JSON, BSON}
 
-// parseTree turns a decoded hash_tree (hex strings, nulls, lists) into a TreeElem.
-func parseTree(t testing.TB, v any) TreeElem {
+// parseTree turns a decoded hash_tree (hex strings, nulls, lists) into a outtree.Elem.
+func parseTree(t testing.TB, v any) outtree.Elem {
 	t.Helper()
 	switch x := v.(type) {
 	case nil:
-		return TreeElem{Self: true}
+		return outtree.Elem{Self: true}
 	case string:
 		var h Hash
 		b, err := hex.DecodeString(x)
@@ -26,16 +28,16 @@ func parseTree(t testing.TB, v any) TreeElem {
 			t.Fatalf("tree leaf %q is not a hash", x)
 		}
 		copy(h[:], b)
-		return TreeElem{Hash: h}
+		return outtree.Elem{Hash: h}
 	case []any:
-		e := TreeElem{IsList: true}
+		e := outtree.Elem{IsList: true}
 		for _, c := range x {
 			e.List = append(e.List, parseTree(t, c))
 		}
 		return e
 	}
 	t.Fatalf("tree element of type %T", v)
-	return TreeElem{}
+	return outtree.Elem{}
 }
 
 func hexHash(t testing.TB, v any) Hash {
@@ -357,8 +359,8 @@ func TestBadRoundOutputsAreDropped(t *testing.T) {
 	ts := startServer(t, b, nil)
 	tc := connect(t, ts.url, userKey(1), JSON)
 	user := tc.key.Public().(ed25519.PublicKey)
-	b.emit(&RoundOutputs{Users: []UserOutputs{{User: user, Outputs: [][]byte{[]byte("x")}}}})
-	b.emit(&RoundOutputs{Tree: NewOutputTree([]Hash{{1}}, Hash{2}), Users: []UserOutputs{{User: user, Outputs: [][]byte{[]byte("x")}}}})
+	b.emit(&RoundOutputs{Users: []outtree.UserOutputs{{User: user, Outputs: [][]byte{[]byte("x")}}}})
+	b.emit(&RoundOutputs{Tree: outtree.New([]Hash{{1}}, Hash{2}), Users: []outtree.UserOutputs{{User: user, Outputs: [][]byte{[]byte("x")}}}})
 	msg, _ := tc.inputMsg("real", 1, 5)
 	tc.sendMsg(msg)
 	waitPending(t, b, 1)

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+
+	"github.com/hpfs/hpnode/outtree"
 )
 
 // session is one websocket connection. Its goroutines: run (the handler goroutine: handshake,
@@ -293,7 +295,7 @@ func (ss *session) build(m any) (doc, bool) {
 	case pendingOutput:
 		r := m.round
 		u := r.Users[m.idx]
-		h := UserOutputHash(u.User, u.Outputs)
+		h := outtree.UserHash(u.User, u.Outputs)
 		tree, err := r.Tree.Collapse(h)
 		if err != nil {
 			ss.s.log.Error("contract output not in the round's tree", "ledger", r.Ledger.Seq, "user", HexKey(u.User)[:10])

@@ -8,6 +8,8 @@ import (
 	"unicode/utf8"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"github.com/hpfs/hpnode/outtree"
 )
 
 // Server messages are built once as a small ordered value tree and then serialized for the
@@ -63,7 +65,7 @@ func toBSON(v any) any {
 		return bson.Binary{Subtype: 0, Data: x}
 	case blob:
 		return bson.Binary{Subtype: 0, Data: x.b}
-	case TreeElem:
+	case outtree.Elem:
 		return toBSON(treeValue(x))
 	case uint64:
 		return int64(x) // HotPocket's seq numbers and nonces never reach 2^63
@@ -106,7 +108,7 @@ func appendJSON(b []byte, v any) []byte {
 		b = append(b, '"')
 		b = hex.AppendEncode(b, x)
 		return append(b, '"')
-	case TreeElem:
+	case outtree.Elem:
 		return appendJSONTree(b, &x)
 	case blob:
 		if x.raw && looksLikeJSON(x.b) {
@@ -119,7 +121,7 @@ func appendJSON(b []byte, v any) []byte {
 
 // appendJSONTree writes a collapsed hash tree without building an intermediate value: a round
 // with many users encodes one tree per user.
-func appendJSONTree(b []byte, t *TreeElem) []byte {
+func appendJSONTree(b []byte, t *outtree.Elem) []byte {
 	switch {
 	case t.IsList:
 		b = append(b, '[')
