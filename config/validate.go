@@ -64,6 +64,11 @@ func (c *HPConfig) Validate() error {
 	if c.Sync.MaxProofBytes < 64<<10 || c.Sync.MaxProofBytes > 64<<20 {
 		return fieldErr("sync.max_proof_bytes", errors.New("must be 64 KiB..64 MiB"))
 	}
+	if k := c.Ledger.KeepLedgers; k != 0 && (c.Sync.CatchUpLedgers == 0 || k < c.Sync.CatchUpLedgers) {
+		// A node behind by fewer ledgers than catchup_ledgers fetches them one by one from its peers,
+		// so the peers must still keep them; beyond that gap it re-anchors if they are gone.
+		return fieldErr("ledger.keep_ledgers", fmt.Errorf("must be 0 (keep all) or at least sync.catchup_ledgers (%d, itself > 0)", c.Sync.CatchUpLedgers))
+	}
 	if c.Metrics.Listen != "" {
 		if _, _, err := net.SplitHostPort(c.Metrics.Listen); err != nil {
 			return fieldErr("metrics.listen", err)

@@ -39,13 +39,13 @@ type Store struct {
 	db         *pebble.DB
 	contractID string
 	opts       Options
-	genesis    consensus.Record
 
-	// mu guards tip and first: the one writer changes them while readers (a node answering peers'
-	// ledger fetches) read them.
-	mu    sync.RWMutex
-	tip   consensus.Record
-	first uint64 // oldest retained record (>= 1), or tip+1 when only genesis exists
+	// mu guards genesis, tip and first: the one writer changes them (genesis only by Reanchor)
+	// while readers (a node answering peers' ledger fetches) read them.
+	mu      sync.RWMutex
+	genesis consensus.Record
+	tip     consensus.Record
+	first   uint64 // oldest retained record (>= 1), or tip+1 when only genesis exists
 }
 
 const (
@@ -143,7 +143,11 @@ func (s *Store) get(k []byte) ([]byte, error) {
 func (s *Store) Close() error { return s.db.Close() }
 
 // Genesis returns the genesis record.
-func (s *Store) Genesis() consensus.Record { return s.genesis }
+func (s *Store) Genesis() consensus.Record {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.genesis
+}
 
 // Tip returns the newest record (genesis when none was appended).
 func (s *Store) Tip() consensus.Record {
@@ -246,8 +250,8 @@ func (s *Store) prune(b *pebble.Batch, tip uint64) {
 
 // Record returns the record at seq (genesis's own Seq, normally 0, is genesis).
 func (s *Store) Record(seq uint64) (consensus.Record, error) {
-	if seq == s.genesis.Seq {
-		return s.genesis, nil
+	if g := s.Genesis(); seq == g.Seq {
+		return g, nil
 	}
 	b, err := s.get(key(kindRecord, seq))
 	if err != nil {

@@ -12,10 +12,10 @@ import (
 // every record retained it starts at genesis; after pruning, the oldest retained record is the
 // trusted starting point. It returns the number of records checked.
 func (s *Store) VerifyChain() (int, error) {
-	prev := s.genesis
-	from := s.genesis.Seq + 1
+	prev := s.Genesis()
+	from := prev.Seq + 1
 	tip := s.Tip()
-	if tip.Seq == s.genesis.Seq {
+	if tip.Seq == prev.Seq {
 		return 0, nil
 	}
 	if s.First() > from {
@@ -61,7 +61,7 @@ func VerifyFetched(verify consensus.SigVerifier, contractID string, trusted cons
 // consensus.Config.History needs after a restart.
 func (s *Store) History(k int) ([]consensus.Decided, error) {
 	var out []consensus.Decided
-	for seq := s.Tip().Seq; seq > s.genesis.Seq && seq >= s.First() && len(out) < k; seq-- {
+	for seq := s.Tip().Seq; seq > s.Genesis().Seq && seq >= s.First() && len(out) < k; seq-- {
 		r, err := s.Record(seq)
 		if err != nil {
 			return nil, err

@@ -70,6 +70,9 @@ func (n *Node) catchUpLedgers(ctx context.Context) (bool, error) {
 	if serr := <-synced; serr != nil && sctx.Err() == nil {
 		n.logger.Warn("state sync beside the ledger fetch failed", "err", serr)
 	}
+	if err != nil && n.db.chain.Tip().Seq == local && n.prunedByPeers(ctx, local+1) {
+		return n.reanchor(ctx)
+	}
 	if err != nil {
 		return n.db.chain.Tip().Seq > local, err
 	}
@@ -122,6 +125,28 @@ func (n *Node) highestPeerTip(ctx context.Context) (uint64, consensus.Hash) {
 		return 0, consensus.Hash{}
 	}
 	return best.Seq, best.Value.Result.StateHash
+}
+
+// prunedByPeers reports whether the connected peers answer a fetch of ledger seq, and every one
+// that answers says it does not keep it (an empty response, not a timeout or an error): the
+// ledger is gone from the cluster, and only re-anchoring can bring this node back.
+func (n *Node) prunedByPeers(ctx context.Context, seq uint64) bool {
+	answered, kept := 0, false
+	for _, p := range n.mesh.Peers() {
+		rctx, cancel := context.WithTimeout(ctx, tipTimeout)
+		resp, err := n.mesh.Request(rctx, p.ID, kindLedgerFetch, encodeFetchRequest(seq, 1), maxFetchResponse)
+		cancel()
+		if err != nil {
+			continue
+		}
+		ds, err := decodeFetchResponse(resp)
+		if err != nil {
+			continue
+		}
+		answered++
+		kept = kept || len(ds) > 0
+	}
+	return answered > 0 && !kept
 }
 
 // fetchLedgers fetches ledgers from..to from the peers, fetchParallel chunks of maxFetch at a

@@ -18,7 +18,8 @@ import (
 // consensus: the genesis it started from, consensus's hard state and its last execution result.
 //
 // Meta keys: "genesis" (consensus.Record binary), "hard" (consensus.HardState JSON), "result"
-// (consensus.Result JSON).
+// (consensus.Result JSON), "reanchor" (consensus.Record binary, only while a re-anchor is in
+// progress: reanchor.go).
 type nodeDB struct {
 	chain *ledger.Store
 	meta  *pebble.DB
@@ -68,7 +69,19 @@ func openNodeDB(dir, contractID string, genesis consensus.Record, keep uint64, l
 			return nil, false, fmt.Errorf("node store: genesis: %w", err)
 		}
 	}
-	chain, err := ledger.Open(filepath.Join(dir, "chain"), contractID, genesis, ledger.Options{KeepRecords: keep, Logger: logger})
+	open := func(g consensus.Record) (*ledger.Store, error) {
+		return ledger.Open(filepath.Join(dir, "chain"), contractID, g, ledger.Options{KeepRecords: keep, Logger: logger})
+	}
+	var chain *ledger.Store
+	if pending, closer, perr := meta.Get([]byte(pendingGenesisKey)); perr == nil {
+		p := append([]byte(nil), pending...)
+		closer.Close()
+		chain, _, err = openReanchoredChain(meta, p, open, genesis)
+	} else if errors.Is(perr, pebble.ErrNotFound) {
+		chain, err = open(genesis)
+	} else {
+		err = fmt.Errorf("node store: %w", perr)
+	}
 	if err != nil {
 		meta.Close()
 		return nil, false, err
