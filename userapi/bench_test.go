@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/zeebo/blake3"
 	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"github.com/hpfs/hpnode/outtree"
@@ -178,8 +179,8 @@ func BenchmarkBaselineEchoPipelined(b *testing.B) {
 // view and JSON message: the per-round cost of contract outputs. The baseline hashes the same
 // leaf bytes once with BLAKE3.
 func BenchmarkOutputTree1000Users(b *testing.B) {
-	users := leafHashes(1000)
-	state := hashOf([]byte("state"))
+	users := userHashes(1000)
+	state := testHash("state")
 	b.SetBytes(int64(len(users) * 32))
 	for i := 0; i < b.N; i++ {
 		tree := outtree.New(users, state)
@@ -196,14 +197,14 @@ func BenchmarkOutputTree1000Users(b *testing.B) {
 }
 
 func BenchmarkBaselineBLAKE3Leaves1000(b *testing.B) {
-	users := leafHashes(1000)
+	users := userHashes(1000)
 	buf := make([]byte, 0, len(users)*32)
 	for _, u := range users {
 		buf = append(buf, u[:]...)
 	}
 	b.SetBytes(int64(len(buf)))
 	for i := 0; i < b.N; i++ {
-		_ = hashOf(buf)
+		_ = blake3.Sum256(buf)
 	}
 }
 

@@ -133,7 +133,7 @@ func TestBSONMessagesUseBinaryInt64AndNull(t *testing.T) {
 	user := userKey(1).Public().(ed25519.PublicKey)
 	outs := [][]byte{{0, 1, 0xff}}
 	uh := outtree.UserHash(user, outs)
-	tree := outtree.New(append(leafHashes(20), uh), h32(0xcc))
+	tree := outtree.New(append(userHashes(20), uh), h32(0xcc))
 	c, _ := tree.Collapse(uh)
 	b, err := encode(BSON, contractOutputMsg(LedgerID{Seq: 4, Hash: h32(0xaa)}, outs, uh, c, []OutputSig{SignOutputRoot(userKey(2), tree.Root())}, false))
 	if err != nil {

@@ -22,15 +22,11 @@ func TestNodeBehindPrunedLedgersReanchors(t *testing.T) {
 	c := newCluster(t, 3, bundle, 19681, 24681, 100)
 	c.waitAllAt(2, 60*time.Second, 1, 2, 3)
 
-	c.stopNode(3)
-	from := c.status(3).LCLSeq
-	var r rate
-	c.client(120*time.Second, &r, "sustained", 1, "bson", "3:4")
-	c.waitAllAt(from+80, 120*time.Second, 1, 2)
-	c.hpnode(120*time.Second, "cluster", "start", c.dir, "--timeout", "100s")
+	c.missLedgers(3, 80)
 	c.waitLog(3, 90*time.Second, `msg="peers no longer keep the ledgers after this node's tip; chain re-anchored at their tip"`)
 	c.sameLedger(c.status(1).LCLSeq+3, 90*time.Second, 1, 2, 3)
 	c.stateHashesAgree(60 * time.Second)
+	var r rate
 	c.client(120*time.Second, &r, "sustained", 3, "json", "2:4")
 	if r.Accepted == 0 || r.Rejected != 0 {
 		t.Fatalf("through node 3 after re-anchoring: %+v", r)
