@@ -18,7 +18,7 @@ var (
 // allowLocked checks that c may search every directory above n in the session tree and has
 // want on n itself (0: only the search). Called with s.mu held (modes change under it).
 func (r *rwNode) allowLocked(c caller, n *ovNode, want uint32) syscall.Errno {
-	if c.uid == 0 && want&permX == 0 {
+	if c.uid == 0 && (want&permX == 0 || n.isDir()) {
 		return 0 // root searches every directory and reads and writes everything
 	}
 	for p := n.parent; p != nil; p = p.parent {
