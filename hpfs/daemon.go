@@ -155,9 +155,9 @@ func (d *Daemon) mount() error {
 			MaxReadAhead:  1 << 20,
 			DisableXAttrs: true, // the kernel then answers every xattr call with ENOTSUP itself
 			AllowOther:    os.Geteuid() == 0,
-			Options:       []string{"default_permissions"},
-			Debug:         d.opts.Debug,
-			Logger:        d.opts.FuseLog,
+			// No default_permissions: the daemon checks permissions itself (perm.go).
+			Debug:  d.opts.Debug,
+			Logger: d.opts.FuseLog,
 		},
 		EntryTimeout:    &timeout,
 		AttrTimeout:     &timeout,

@@ -58,6 +58,9 @@ func (r *roNode) attr(a *fuse.Attr) {
 
 // Lookup implements fs.NodeLookuper.
 func (r *roNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
+	if errno := r.allow(callerOf(ctx), permX); errno != 0 {
+		return nil, errno
+	}
 	if r.e.Kind != merkle.KindDir {
 		return nil, syscall.ENOTDIR
 	}
@@ -140,6 +143,9 @@ func (r *roNode) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32,
 	}
 	if r.e.Kind != merkle.KindFile {
 		return nil, 0, syscall.EISDIR
+	}
+	if errno := r.allow(callerOf(ctx), openWant(flags)); errno != 0 {
+		return nil, 0, errno
 	}
 	if r.rv.files != nil && r.e.Size > 0 {
 		f, ok, err := r.rv.files.open(r.rv.store, r.e)

@@ -62,6 +62,9 @@ func (r *rwNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*
 	if errno := r.s.checkNode(r.n); errno != 0 {
 		return nil, errno
 	}
+	if errno := r.allowLocked(callerOf(ctx), r.n, permX); errno != 0 {
+		return nil, errno
+	}
 	c, errno := r.s.child(r.n, name)
 	if errno != 0 {
 		return nil, errno
@@ -114,6 +117,9 @@ func (r *rwNode) Setattr(ctx context.Context, f fs.FileHandle, in *fuse.SetAttrI
 	if _, ok := in.GetGID(); ok {
 		return syscall.EPERM
 	}
+	if errno := r.setattrAllowedLocked(callerOf(ctx), in); errno != 0 {
+		return errno
+	}
 	if sz, ok := in.GetSize(); ok {
 		if r.n.kind == merkle.KindFile {
 			r.s.startWriter(r.n) // a truncate by path has no writable descriptor
@@ -157,6 +163,9 @@ func (r *rwNode) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32,
 	if r.n.kind != merkle.KindFile {
 		return nil, 0, syscall.EISDIR
 	}
+	if errno := r.allowLocked(callerOf(ctx), r.n, openWant(flags)); errno != 0 {
+		return nil, 0, errno
+	}
 	if flags&syscall.O_ACCMODE == syscall.O_RDONLY {
 		return nil, fuse.FOPEN_KEEP_CACHE, 0
 	}
@@ -181,11 +190,18 @@ func (r *rwNode) Create(ctx context.Context, name string, flags uint32, mode uin
 	if errno := r.s.checkNode(r.n); errno != 0 {
 		return nil, nil, 0, errno
 	}
+	who := callerOf(ctx)
+	if errno := r.allowLocked(who, r.n, permW|permX); errno != 0 {
+		return nil, nil, 0, errno
+	}
 	c, errno := r.s.create(r.n, name, mode)
 	if errno == syscall.EEXIST && flags&syscall.O_EXCL == 0 {
 		// The kernel sends CREATE after a negative lookup; a racing create made the name exist.
 		if c, errno = r.s.child(r.n, name); errno == 0 && c.kind != merkle.KindFile {
 			errno = syscall.EISDIR
+		}
+		if errno == 0 {
+			errno = r.allowLocked(who, c, openWant(flags))
 		}
 		if errno == 0 {
 			r.s.startWriter(c)
@@ -212,6 +228,9 @@ func (r *rwNode) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.
 	if errno := r.s.checkNode(r.n); errno != 0 {
 		return nil, errno
 	}
+	if errno := r.allowLocked(callerOf(ctx), r.n, permW|permX); errno != 0 {
+		return nil, errno
+	}
 	c, errno := r.s.mkdir(r.n, name, mode)
 	if errno != 0 {
 		return nil, errno
@@ -228,6 +247,9 @@ func (r *rwNode) Mknod(ctx context.Context, name string, mode uint32, dev uint32
 	r.s.mu.Lock()
 	defer r.s.mu.Unlock()
 	if errno := r.s.checkNode(r.n); errno != 0 {
+		return nil, errno
+	}
+	if errno := r.allowLocked(callerOf(ctx), r.n, permW|permX); errno != 0 {
 		return nil, errno
 	}
 	c, errno := r.s.create(r.n, name, mode)
@@ -248,6 +270,9 @@ func (r *rwNode) Symlink(ctx context.Context, target, name string, out *fuse.Ent
 	r.s.mu.Lock()
 	defer r.s.mu.Unlock()
 	if errno := r.s.checkNode(r.n); errno != 0 {
+		return nil, errno
+	}
+	if errno := r.allowLocked(callerOf(ctx), r.n, permW|permX); errno != 0 {
 		return nil, errno
 	}
 	if len(target) > merkle.MaxSymlinkLen {
@@ -275,6 +300,9 @@ func (r *rwNode) Unlink(ctx context.Context, name string) syscall.Errno {
 	if errno := r.s.checkNode(r.n); errno != 0 {
 		return errno
 	}
+	if errno := r.removableLocked(callerOf(ctx), r.n, name); errno != 0 {
+		return errno
+	}
 	return r.s.remove(r.n, name, false)
 }
 
@@ -283,6 +311,9 @@ func (r *rwNode) Rmdir(ctx context.Context, name string) syscall.Errno {
 	r.s.mu.Lock()
 	defer r.s.mu.Unlock()
 	if errno := r.s.checkNode(r.n); errno != 0 {
+		return errno
+	}
+	if errno := r.removableLocked(callerOf(ctx), r.n, name); errno != 0 {
 		return errno
 	}
 	return r.s.remove(r.n, name, true)
@@ -298,6 +329,9 @@ func (r *rwNode) Rename(ctx context.Context, name string, newParent fs.InodeEmbe
 	r.s.mu.Lock()
 	defer r.s.mu.Unlock()
 	if errno := r.s.checkNode(r.n); errno != 0 {
+		return errno
+	}
+	if errno := r.renameAllowedLocked(callerOf(ctx), r.n, name, np.n, newName); errno != 0 {
 		return errno
 	}
 	return r.s.rename(r.n, name, np.n, newName, flags)

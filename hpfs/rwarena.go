@@ -18,7 +18,8 @@ const arenaChunk = 2 * hugePage
 // Invariant: bytes handed out stay unchanged until reset, and reset is called only when no
 // slot of the session is used again (the session ended: its slots are dropped or rebased to
 // clean leaves, and the commit's overlay is gone). The chunks are at most the session's memory
-// budget (scratch.memLimit) plus one chunk, and live as long as the scratch: they are anonymous
+// budget (scratch.memLimit) plus one chunk, plus one mapped ahead (see prefetch), and live as
+// long as the scratch: they are anonymous
 // mappings (already zero, so not cleared again as a fresh heap object would be), unmapped by
 // release, which the scratch calls only when its tree is dropped for good (every rw operation
 // checks the session, which is closed by then, before it touches a slot).
@@ -27,7 +28,17 @@ type arena struct {
 	cur    int // chunk being filled
 	off    int // bytes of chunks[cur] handed out
 	used   uint64
+	// ahead receives the chunk a background goroutine maps and faults in while the arena fills
+	// the one before it, so that a growing session's write never waits for 4 MiB of page
+	// zeroing (measured: 3.8% of the daemon's CPU creating 20,000 files, all of it inside
+	// WRITE requests). nil when nothing is in flight; the arena owns the goroutine, and release
+	// waits for it.
+	ahead chan []byte
 }
+
+// aheadLimit is the arena size past which no chunk is mapped ahead: the session budget, which
+// the arena never needs to pass by more than the chunk being filled.
+const aheadLimit = maxMemBytes
 
 // clone returns a copy of b in the arena (or on the heap when no chunk can be mapped). len(b)
 // must not exceed arenaChunk.
@@ -41,12 +52,15 @@ func (a *arena) clone(b []byte) []byte {
 			next = 0
 		}
 		if next == len(a.chunks) {
-			c, ok := newArenaChunk()
+			c, ok := a.takeChunk()
 			if !ok {
 				a.used += uint64(len(b))
 				return append([]byte(nil), b...)
 			}
 			a.chunks = append(a.chunks, c)
+			if len(a.chunks)*arenaChunk < aheadLimit {
+				a.prefetch()
+			}
 		}
 		if next > 0 {
 			a.used += uint64(arenaChunk - a.off) // the tail left unused counts as spent
@@ -65,8 +79,43 @@ func (a *arena) reset() {
 	a.cur, a.off, a.used = 0, 0, 0
 }
 
-// release drops the chunks (the scratch is closed for good).
+// takeChunk returns the chunk mapped ahead, waiting for it if it is still being faulted in, or
+// maps one now.
+func (a *arena) takeChunk() ([]byte, bool) {
+	if a.ahead != nil {
+		c := <-a.ahead
+		a.ahead = nil
+		if c != nil {
+			return c, true
+		}
+	}
+	return newArenaChunk()
+}
+
+// prefetch starts mapping the next chunk in the background, unless one is in flight.
+func (a *arena) prefetch() {
+	if a.ahead != nil {
+		return
+	}
+	ch := make(chan []byte, 1)
+	a.ahead = ch
+	go func() { // owned by the arena: takeChunk or release receives its chunk
+		c, ok := newArenaChunk()
+		if !ok {
+			c = nil
+		}
+		ch <- c
+	}()
+}
+
+// release drops the chunks (the scratch is closed for good), including one mapped ahead.
 func (a *arena) release() {
+	if a.ahead != nil {
+		if c := <-a.ahead; c != nil {
+			_ = unix.Munmap(c)
+		}
+		a.ahead = nil
+	}
 	for _, c := range a.chunks {
 		_ = unix.Munmap(c)
 	}

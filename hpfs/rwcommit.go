@@ -143,7 +143,7 @@ func hashLeaves(ov *Overlay, jobs []leafJob, ls uint64) error {
 				return
 			}
 			j := jobs[i]
-			data, owned := j.data, true
+			data, owned, assembled := j.data, true, false
 			if data == nil {
 				if whole, ok := j.sl.whole(j.n); ok {
 					data = whole // immutable while the session is locked for the commit
@@ -157,9 +157,15 @@ func hashLeaves(ov *Overlay, jobs []leafJob, ls uint64) error {
 					errs[w] = err
 					return
 				}
+				assembled = true
 			}
 			h := merkle.LeafHash(data)
-			sparse := encodeSparse(data)
+			var sparse []byte
+			if assembled { // zeros plus the slot's writes: only their blocks need a look
+				sparse = encodeSparseSlot(data, j.sl)
+			} else {
+				sparse = encodeSparse(data)
+			}
 			switch {
 			case owned:
 				ov.PutLeafEncoded(h, data, sparse)

@@ -25,37 +25,69 @@ type Options struct {
 	Out      io.Writer // where the table goes
 	Versions int       // versions behind the ro-open workload; 0 means 10,000
 	Files    int       // files in the state of the one-change commit workload; 0 means 100,000
+	// Worker is the command that runs one Go workload in a child process: Run appends the
+	// workload's directory and key (`hpfsd bench worker` is one; see Work). Required: every
+	// column's client is a separate process, as a contract is.
+	Worker []string
+	// FSBench, when set, is the path of shared/bench/fsbench.py: Run then also runs it as the
+	// client of every column (with Python, python3 when empty) and prints a second table.
+	FSBench string
+	Python  string
 	// CountOps counts the FUSE requests of each hpfsd workload (go-fuse debug logging: the
 	// hpfsd column is slower then) and prints them under the table.
 	CountOps bool
-	// CPUProfile, when set, receives a CPU profile of the hpfsd workloads (the table's column).
+	// CPUProfile, when set, receives a CPU profile of the process during the hpfsd column: the
+	// daemon's side only, since the clients are child processes.
 	CPUProfile io.Writer
 }
 
 type workload struct {
 	name   string
-	run    func(dir string, after func() error) (Result, error)
+	key    string // the runner's name for it (Work's key, or fsbench.py's workload name)
+	value  func(time.Duration) Result
 	commit bool // hpfsd: run in its own rw session and commit inside the timing
 	target string
 	hpfs05 string
 }
 
-var workloads = []workload{
-	{"seq 100 MiB", seq, true, "≥ 400 MB/s, ≥ 0.7× loopback", "58–100 MB/s"},
-	{"rand5 (+commit)", rand5, true, "≤ 40 µs", "1250–1280 µs"},
-	{"create 2000 (+commit)", create(2000), true, "≥ 6000/s, ≥ 1.5× loopback", "3800–4100/s"},
-	{"create 20000 (+commit)", create(20000), true, "≥ 6000/s, ≥ 1.5× loopback", "3800–4100/s"},
-	{"stat 2000", stat(2000), false, "≥ 30000/s", "~15000/s"},
-	{"stat 20000", stat(20000), false, "≥ 30000/s", "~15000/s"},
-	{"read4k", read4k, false, "≤ 25 µs", "37–43 µs"},
+// goWorkloads are fsbench.py's workloads in Go, with create and stat also at 20,000 files.
+var goWorkloads = []workload{
+	{"seq 100 MiB", "seq", perSecond(100*1.048576, "MB/s"), true, "≥ 400 MB/s, ≥ 0.7× loopback", "58–100 MB/s"},
+	{"rand5 (+commit)", "rand5", microsEach(5000), true, "≤ 40 µs", "1250–1280 µs"},
+	{"create 2000 (+commit)", "create2000", perSecond(2000, "files/s"), true, "≥ 6000/s, ≥ 1.5× loopback", "3800–4100/s"},
+	{"create 20000 (+commit)", "create20000", perSecond(20000, "files/s"), true, "≥ 6000/s, ≥ 1.5× loopback", "3800–4100/s"},
+	{"stat 2000", "stat2000", perSecond(2000, "stats/s"), false, "≥ 30000/s", "~15000/s"},
+	{"stat 20000", "stat20000", perSecond(20000, "stats/s"), false, "≥ 30000/s", "~15000/s"},
+	{"read4k", "read4k", microsEach(5000), false, "≤ 25 µs", "37–43 µs"},
+}
+
+// pyWorkloads are fsbench.py's own workloads, run by the script (the tool hpfs 0.5.0 was
+// measured with), in a py/ subdirectory of each column.
+var pyWorkloads = []workload{
+	{"seq 100 MiB", "seq", perSecond(100*1.048576, "MB/s"), true, "≥ 400 MB/s, ≥ 0.7× loopback", "58–100 MB/s"},
+	{"rand5 (+commit)", "rand5", microsEach(5000), true, "≤ 40 µs", "1250–1280 µs"},
+	{"create 2000 (+commit)", "create", perSecond(2000, "files/s"), true, "≥ 6000/s, ≥ 1.5× loopback", "3800–4100/s"},
+	{"stat 2000", "stat", perSecond(2000, "stats/s"), false, "≥ 30000/s", "~15000/s"},
+	{"read4k", "read4k", microsEach(5000), false, "≤ 25 µs", "37–43 µs"},
 }
 
 func nothing() error { return nil }
 
-// Run measures every workload and writes the table to opts.Out.
+// column is one client configuration run in every place (native, loopback, hpfsd).
+type column struct {
+	wls    []workload
+	run    runner
+	subdir string // where in each place's directory the workloads run
+}
+
+// Run measures every workload and writes the table (and fsbench.py's, with Options.FSBench) to
+// opts.Out.
 func Run(opts Options) error {
 	if opts.Dir == "" {
 		return errors.New("fsbench: Dir is empty")
+	}
+	if len(opts.Worker) == 0 {
+		return errNoWorker
 	}
 	if opts.Versions == 0 {
 		opts.Versions = 10000
@@ -63,35 +95,57 @@ func Run(opts Options) error {
 	if opts.Files == 0 {
 		opts.Files = 100000
 	}
+	if opts.Python == "" {
+		opts.Python = "python3"
+	}
 	if err := os.MkdirAll(opts.Dir, 0o755); err != nil {
 		return err
 	}
 	defer os.RemoveAll(opts.Dir)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 
-	native := filepath.Join(opts.Dir, "native")
-	if err := os.MkdirAll(native, 0o755); err != nil {
-		return err
+	cols := []column{{wls: goWorkloads, run: commandRunner(opts.Worker)}}
+	if opts.FSBench != "" {
+		cols = append(cols, column{wls: pyWorkloads, run: commandRunner([]string{opts.Python, opts.FSBench}), subdir: "py"})
 	}
-	nat, err := runAll(native, func(w workload) (func() error, func() error, error) { return nothing, nothing, nil })
+	native := filepath.Join(opts.Dir, "native")
+	nat, err := runPlaces(native, cols, nil)
 	if err != nil {
 		return fmt.Errorf("native: %w", err)
 	}
-	loop, err := runLoopback(opts.Dir, "loop", fs.NewLoopbackRoot)
+	loop, err := runLoopback(opts.Dir, "loop", fs.NewLoopbackRoot, cols)
 	if err != nil {
 		return fmt.Errorf("loopback: %w", err)
 	}
-	plain, err := runLoopback(opts.Dir, "plain", newNoPassthroughRoot)
+	plain, err := runLoopback(opts.Dir, "plain", newNoPassthroughRoot, cols)
 	if err != nil {
 		return fmt.Errorf("loopback without passthrough: %w", err)
 	}
-	hp, extra, err := runHpfsd(opts, log)
+	hp, extra, err := runHpfsd(opts, log, cols)
 	if err != nil {
 		return fmt.Errorf("hpfsd: %w", err)
 	}
-	w := tabwriter.NewWriter(opts.Out, 0, 4, 2, ' ', 0)
+	if err := printTable(opts.Out, goWorkloads, nat[0], loop[0], plain[0], hp[0], extra); err != nil {
+		return err
+	}
+	for i, wl := range goWorkloads {
+		if hp[0][i].Ops != "" {
+			fmt.Fprintf(opts.Out, "FUSE requests, hpfsd %s: %s\n", wl.name, hp[0][i].Ops)
+		}
+	}
+	if opts.FSBench != "" {
+		fmt.Fprintf(opts.Out, "\nfsbench.py (%s) as the client:\n", opts.FSBench)
+		if err := printTable(opts.Out, pyWorkloads, nat[1], loop[1], plain[1], hp[1], nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func printTable(out io.Writer, wls []workload, nat, loop, plain, hp []Result, extra []extraResult) error {
+	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(w, "workload\tnative\tloopback\tloopback, no passthrough\thpfsd rw/state\tvs native\tvs loopback\tvs no-passthrough\ttarget\thpfs 0.5.0")
-	for i, wl := range workloads {
+	for i, wl := range wls {
 		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", wl.name, nat[i], loop[i], plain[i], hp[i],
 			ratio(hp[i], nat[i]), ratio(hp[i], loop[i]), ratio(hp[i], plain[i]), wl.target, wl.hpfs05)
 	}
@@ -99,15 +153,7 @@ func Run(opts Options) error {
 		fmt.Fprintf(w, "%s\t—\t—\t—\t%s\t—\t—\t—\t%s\t%s\n", e.name, e.res, e.target, e.hpfs05)
 	}
 	fmt.Fprintln(w, "(ratios are speed factors: > 1× means hpfsd is faster)")
-	if err := w.Flush(); err != nil {
-		return err
-	}
-	for i, wl := range workloads {
-		if hp[i].Ops != "" {
-			fmt.Fprintf(opts.Out, "FUSE requests, hpfsd %s: %s\n", wl.name, hp[i].Ops)
-		}
-	}
-	return nil
+	return w.Flush()
 }
 
 // ratio is how many times faster a is than b.
@@ -121,26 +167,44 @@ func ratio(a, b Result) string {
 	return fmt.Sprintf("%.2f×", b.Value/a.Value)
 }
 
-// runAll runs every workload in dir; setup returns the hook run inside the timing after the work
-// and one run after the measurement.
-func runAll(dir string, setup func(w workload) (after, done func() error, err error)) ([]Result, error) {
-	out := make([]Result, len(workloads))
-	for i, wl := range workloads {
-		after, done, err := setup(wl)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", wl.name, err)
-		}
-		if out[i], err = wl.run(dir, after); err != nil {
-			return nil, fmt.Errorf("%s: %w", wl.name, err)
-		}
-		if err := done(); err != nil {
-			return nil, fmt.Errorf("%s: %w", wl.name, err)
+// runPlaces runs every column's workloads in dir (each in its subdirectory), one result slice per
+// column. setup, when not nil, returns the hook run inside the timing after a workload's work and
+// one run after its measurement.
+func runPlaces(dir string, cols []column, setup func(w workload) (after, done func() error, err error)) ([][]Result, error) {
+	if setup == nil {
+		setup = func(workload) (func() error, func() error, error) { return nothing, nothing, nil }
+	}
+	out := make([][]Result, len(cols))
+	for c, col := range cols {
+		d := filepath.Join(dir, col.subdir)
+		out[c] = make([]Result, len(col.wls))
+		for i, wl := range col.wls {
+			after, done, err := setup(wl)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", wl.name, err)
+			}
+			// After setup: in hpfsd, setup may roll back the session that made it.
+			if err := os.MkdirAll(d, 0o755); err != nil {
+				return nil, err
+			}
+			took, err := col.run(wl.key, d)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", wl.name, err)
+			}
+			start := time.Now()
+			if err := after(); err != nil {
+				return nil, fmt.Errorf("%s: %w", wl.name, err)
+			}
+			out[c][i] = wl.value(took + time.Since(start))
+			if err := done(); err != nil {
+				return nil, fmt.Errorf("%s: %w", wl.name, err)
+			}
 		}
 	}
 	return out, nil
 }
 
-func runLoopback(base, name string, newRoot func(string) (fs.InodeEmbedder, error)) ([]Result, error) {
+func runLoopback(base, name string, newRoot func(string) (fs.InodeEmbedder, error), cols []column) ([][]Result, error) {
 	src, mnt := filepath.Join(base, name+"-src"), filepath.Join(base, name+"-mnt")
 	for _, d := range []string{src, mnt} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
@@ -159,7 +223,7 @@ func runLoopback(base, name string, newRoot func(string) (fs.InodeEmbedder, erro
 		srv.Unmount()
 		srv.Wait()
 	}()
-	return runAll(mnt, func(w workload) (func() error, func() error, error) { return nothing, nothing, nil })
+	return runPlaces(mnt, cols, nil)
 }
 
 type extraResult struct {
@@ -167,7 +231,7 @@ type extraResult struct {
 	res                  Result
 }
 
-func runHpfsd(opts Options, log *slog.Logger) ([]Result, []extraResult, error) {
+func runHpfsd(opts Options, log *slog.Logger, cols []column) ([][]Result, []extraResult, error) {
 	dopts := hpfs.DaemonOptions{
 		Store:    hpfs.StoreOptions{Dir: filepath.Join(opts.Dir, "hpfs-store"), Logger: log},
 		MountDir: filepath.Join(opts.Dir, "hpfs-mnt"),
@@ -190,7 +254,7 @@ func runHpfsd(opts Options, log *slog.Logger) ([]Result, []extraResult, error) {
 	state := filepath.Join(d.MountDir(), hpfs.RWView, hpfs.StateDir)
 	inSession := false
 	var opsSeen []string
-	res, err := runAll(state, func(w workload) (func() error, func() error, error) {
+	res, err := runPlaces(state, cols, func(w workload) (func() error, func() error, error) {
 		done := nothing
 		if ops != nil {
 			defer ops.take() // what the session setup cost is not the workload's
@@ -223,8 +287,8 @@ func runHpfsd(opts Options, log *slog.Logger) ([]Result, []extraResult, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	for i := range opsSeen {
-		res[i].Ops = opsSeen[i]
+	for i := range min(len(opsSeen), len(goWorkloads)) {
+		res[0][i].Ops = opsSeen[i]
 	}
 	if inSession {
 		if err := d.RollbackRW(); err != nil {
@@ -232,10 +296,11 @@ func runHpfsd(opts Options, log *slog.Logger) ([]Result, []extraResult, error) {
 		}
 	}
 	// read4k again on current/: a read-only view, whose opens get kernel passthrough.
-	cur, err := read4k(filepath.Join(d.MountDir(), hpfs.CurrentView, hpfs.StateDir), nothing)
+	took, err := commandRunner(opts.Worker)("read4k", filepath.Join(d.MountDir(), hpfs.CurrentView, hpfs.StateDir))
 	if err != nil {
 		return nil, nil, fmt.Errorf("read4k on current: %w", err)
 	}
+	cur := microsEach(5000)(took)
 	begin, err := measureBegin(d)
 	if err != nil {
 		return nil, nil, fmt.Errorf("rw begin: %w", err)
