@@ -99,8 +99,15 @@
 //   - A directory searched name by name more than 16 times is loaded whole (stat of every file
 //     would otherwise decode the directory's nodes once per name).
 //   - st_size of a directory is its number of entries (what the tree commits to); st_blksize is
-//     4096; owner is the daemon's user; mount option default_permissions lets the kernel check
-//     modes, and allow_other is set when running as root so contracts may run as another user.
+//     4096; owner is the daemon's user; allow_other is set when running as root so contracts
+//     may run as another user.
+//   - No default_permissions: the daemon checks each request against the caller's uid/gid as the
+//     kernel's own check would (perm*.go: ancestors' search bits, sticky bit, owner-only chmod and
+//     utimens, Access, Opendir), because with default_permissions kernel 6.18 asks for the parent
+//     directory's attributes again on every create (one request in five). The cost: a stat or
+//     readlink the kernel answers from its cache skips the check of the directories above the
+//     file, so a user may stat a file in a directory it cannot search; opens, listings and every
+//     change are checked.
 //
 // # Sync
 //
