@@ -111,10 +111,7 @@ func OpenStore(opts StoreOptions) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	db, err := pebble.Open(filepath.Join(opts.Dir, "db"), &pebble.Options{
-		Logger:       quietLogger{opts.Logger},
-		MemTableSize: 64 << 20,
-	})
+	db, err := pebble.Open(filepath.Join(opts.Dir, "db"), pebbleOptions(opts.Logger))
 	if err != nil {
 		lk.release()
 		return nil, fmt.Errorf("open pebble in %s: %w", opts.Dir, err)
