@@ -88,6 +88,9 @@ type Store struct {
 	versions []Version // ascending seq; the last is the head
 	byRoot   map[merkle.Hash]int
 	pins     map[merkle.Hash]int
+
+	// syncBufs recycles writeSynced's batch buffers (sync_bufs.go).
+	syncBufs chan []byte
 }
 
 var _ merkle.NodeStore = (*Store)(nil)
@@ -117,7 +120,7 @@ func OpenStore(opts StoreOptions) (*Store, error) {
 		return nil, fmt.Errorf("open pebble in %s: %w", opts.Dir, err)
 	}
 	s := &Store{dir: opts.Dir, keep: opts.Keep, log: opts.Logger, lock: lk, db: db, cache: newObjCache(cacheBytes),
-		byRoot: map[merkle.Hash]int{}, pins: map[merkle.Hash]int{}}
+		byRoot: map[merkle.Hash]int{}, pins: map[merkle.Hash]int{}, syncBufs: make(chan []byte, syncBatchBufs)}
 	if err := s.load(); err != nil {
 		s.Close()
 		return nil, err

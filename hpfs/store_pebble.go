@@ -28,12 +28,16 @@ const (
 	blobRewriteAge = 10 * time.Minute
 )
 
+// memTableSize is pebble's memtable size: a batch of half of it or more is kept as a memtable
+// of its own (sync_bufs.go relies on that threshold).
+const memTableSize = 64 << 20
+
 // pebbleOptions are the options of the store's pebble DB. FormatValueSeparation ratchets an
 // older store's format on open (it cannot be opened by a pebble older than v2.1 afterwards).
 func pebbleOptions(log *slog.Logger) *pebble.Options {
 	o := &pebble.Options{
 		Logger:             quietLogger{log},
-		MemTableSize:       64 << 20,
+		MemTableSize:       memTableSize,
 		FormatMajorVersion: pebble.FormatValueSeparation,
 	}
 	o.Experimental.ValueSeparationPolicy = func() pebble.ValueSeparationPolicy {
