@@ -28,6 +28,11 @@ const (
 	blobRewriteAge = 10 * time.Minute
 )
 
+// l0FileSize is the target size of a flushed sstable (and of its blob file). At pebble's 2 MiB
+// default a 64 MiB memtable of leaves flushed into dozens of small files, and a 1 GiB sync
+// created hundreds (creating a file costs a journaled metadata update on ext4).
+const l0FileSize = 64 << 20
+
 // memTableSize is pebble's memtable size: a batch of half of it or more is kept as a memtable
 // of its own (sync_bufs.go relies on that threshold).
 const memTableSize = 64 << 20
@@ -40,6 +45,7 @@ func pebbleOptions(log *slog.Logger) *pebble.Options {
 		MemTableSize:       memTableSize,
 		FormatMajorVersion: pebble.FormatValueSeparation,
 	}
+	o.TargetFileSizes[0] = l0FileSize
 	o.Experimental.ValueSeparationPolicy = func() pebble.ValueSeparationPolicy {
 		return pebble.ValueSeparationPolicy{
 			Enabled:               true,

@@ -11,7 +11,10 @@ import (
 )
 
 // blobFiles counts the blob files (separated values) in a store's pebble directory.
-func blobFiles(t *testing.T, dir string) int {
+func blobFiles(t *testing.T, dir string) int { return dbFiles(t, dir, ".blob") }
+
+// dbFiles counts the files with suffix in a store's pebble directory.
+func dbFiles(t *testing.T, dir, suffix string) int {
 	t.Helper()
 	names, err := os.ReadDir(filepath.Join(dir, "db"))
 	if err != nil {
@@ -19,7 +22,7 @@ func blobFiles(t *testing.T, dir string) int {
 	}
 	n := 0
 	for _, e := range names {
-		if strings.HasSuffix(e.Name(), ".blob") {
+		if strings.HasSuffix(e.Name(), suffix) {
 			n++
 		}
 	}
@@ -77,4 +80,31 @@ func TestStoreOpensPreValueSeparationDB(t *testing.T) {
 		t.Fatal(err)
 	}
 	importFlushExport(t, dir)
+}
+
+// A flush of many leaves writes one sstable and one blob file, not one per 2 MiB (pebble's
+// default target), so a sync creates a few files per memtable rather than hundreds per GiB.
+func TestStoreFlushWritesFewLargeFiles(t *testing.T) {
+	dir := t.TempDir()
+	src := t.TempDir()
+	r := rand.New(rand.NewPCG(3, 4))
+	for i := range 24 {
+		writeFile(t, filepath.Join(src, "f"+itoa(uint64(i))), randBytes(r, 1<<20))
+	}
+	st, err := OpenStore(StoreOptions{Dir: dir, Logger: quietLog()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if _, err := Import(st, src, ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.db.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	// Import commits once: 24 MiB of leaves in one flush (the first version's flush, if any,
+	// may add one small sstable).
+	if ssts, blobs := dbFiles(t, dir, ".sst"), blobFiles(t, dir); ssts > 2 || blobs > 2 {
+		t.Fatalf("24 MiB of leaves flushed into %d sstables and %d blob files, want at most 2 each", ssts, blobs)
+	}
 }
