@@ -20,7 +20,7 @@ const (
 	// blobMaxRefDepth bounds how many overlapping blob files an sstable may reference before a
 	// compaction rewrites values (pebble's knob for read amplification). Leaf keys are random,
 	// so every flush's blob file overlaps all the others and the depth grows by one per flush:
-	// at 10 (the value CockroachDB uses) compactions would go back to rewriting leaves after about
+	// at a depth of 10, compactions would go back to rewriting leaves after about
 	// ten memtables (~640 MiB) of a sync. A point read still opens one blob file per value.
 	blobMaxRefDepth = 64
 	// blobGarbageRatio: a blob file is rewritten once this share of it is garbage (leaves of
