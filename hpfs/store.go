@@ -88,6 +88,9 @@ type Store struct {
 	versions []Version // ascending seq; the last is the head
 	byRoot   map[merkle.Hash]int
 	pins     map[merkle.Hash]int
+
+	// syncBufs recycles writeSynced's batch buffers (sync_bufs.go).
+	syncBufs chan []byte
 }
 
 var _ merkle.NodeStore = (*Store)(nil)
@@ -111,16 +114,13 @@ func OpenStore(opts StoreOptions) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	db, err := pebble.Open(filepath.Join(opts.Dir, "db"), &pebble.Options{
-		Logger:       quietLogger{opts.Logger},
-		MemTableSize: 64 << 20,
-	})
+	db, err := pebble.Open(filepath.Join(opts.Dir, "db"), pebbleOptions(opts.Logger))
 	if err != nil {
 		lk.release()
 		return nil, fmt.Errorf("open pebble in %s: %w", opts.Dir, err)
 	}
 	s := &Store{dir: opts.Dir, keep: opts.Keep, log: opts.Logger, lock: lk, db: db, cache: newObjCache(cacheBytes),
-		byRoot: map[merkle.Hash]int{}, pins: map[merkle.Hash]int{}}
+		byRoot: map[merkle.Hash]int{}, pins: map[merkle.Hash]int{}, syncBufs: make(chan []byte, syncBatchBufs)}
 	if err := s.load(); err != nil {
 		s.Close()
 		return nil, err

@@ -46,10 +46,11 @@ func (s *Store) writeSynced(v *merkle.Verified) error {
 	for _, l := range v.Leaves {
 		size += len(l.Data) + 80
 	}
-	// A proof's batch is a few MiB, freshly allocated per proof: backed by huge pages it is
-	// filled without a page fault per 4 KiB (newHugeBatch's reasoning, at any size).
-	b := newHugeBatch(s.db, max(size, hugeBatchMin))
-	defer b.Close()
+	// A proof's batch is a few MiB, backed by huge pages (newHugeBatch's reasoning, at any
+	// size) and recycled from proof to proof.
+	b, buf := s.syncBatch(size)
+	committed := false
+	defer func() { s.releaseSyncBatch(b, buf, committed) }()
 	for _, n := range v.Nodes {
 		if err := b.Set(objKey(tagNode, n.Hash), n.Data, nil); err != nil {
 			return fmt.Errorf("write synced node %s: %w", n.Hash, err)
@@ -69,6 +70,7 @@ func (s *Store) writeSynced(v *merkle.Verified) error {
 	if err := b.Commit(pebble.NoSync); err != nil {
 		return fmt.Errorf("write synced objects: %w", err)
 	}
+	committed = true
 	return nil
 }
 
