@@ -13,7 +13,10 @@
 // a refcount per object, and the version list (seq, root, time); the head is the newest version.
 // A leaf that is at least half zeros is stored as its non-zero runs (leafcodec.go), so sparse
 // files cost their data on disk and in the commit's synced write, not their size; hashes are
-// always of the decoded bytes, and proofs and exports carry decoded leaves.
+// always of the decoded bytes, and proofs and exports carry decoded leaves. Values of 4 KiB and
+// more (leaves) live in pebble blob files (value separation, store_pebble.go), so compactions move
+// keys and handles, not leaf bytes, and flushes write 64 MiB files (a 1 GiB sync makes tens of
+// files, not hundreds).
 // A commit is one pebble batch written with Sync: the new objects, their refcounts, the version
 // record and the refcount drops of versions that fall out of the window (the last Keep, default
 // 16, plus any pinned by an open read-only session). A crash before the batch is durable leaves
