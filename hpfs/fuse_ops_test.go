@@ -1,7 +1,6 @@
 package hpfs
 
 import (
-	"bytes"
 	"fmt"
 	"log"
 	"os"
@@ -18,19 +17,9 @@ type opLog struct {
 }
 
 func (l *opLog) Write(p []byte) (int, error) {
-	i := bytes.Index(p, []byte("rx "))
-	if i < 0 {
-		return len(p), nil
-	}
-	rest := p[i+3:]
-	j := bytes.Index(rest, []byte(": "))
-	if j < 0 {
-		return len(p), nil
-	}
-	f := bytes.Fields(rest[j+2:])
-	if len(f) >= 2 {
+	if op, node, ok := ParseRequestLog(p); ok && node != "" {
 		l.mu.Lock()
-		l.ops = append(l.ops, string(f[0])+" "+string(f[1]))
+		l.ops = append(l.ops, op+" "+node)
 		l.mu.Unlock()
 	}
 	return len(p), nil

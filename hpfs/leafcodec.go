@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"iter"
 
 	"github.com/cockroachdb/pebble/v2"
 )
@@ -42,6 +43,19 @@ var errBadLeaf = errors.New("malformed stored leaf")
 // nil when data should be stored raw. It gives up as soon as too many blocks are non-zero, so
 // dense leaves cost a scan of at most half of their bytes.
 func encodeSparse(data []byte) []byte {
+	return encodeSparseBlocks(data, func(yield func(int) bool) {
+		for b := 0; b*sparseBlock < len(data); b++ {
+			if !yield(b) {
+				return
+			}
+		}
+	})
+}
+
+// encodeSparseBlocks is encodeSparse comparing only the blocks candidates yields, as ascending
+// block indexes without repeats; every other block of data must be zero. Its output is the same
+// as encodeSparse's for such data, as zero blocks are skipped either way.
+func encodeSparseBlocks(data []byte, candidates iter.Seq[int]) []byte {
 	limit := len(data) / 2
 	if limit < 16 {
 		return nil
@@ -49,7 +63,8 @@ func encodeSparse(data []byte) []byte {
 	nonzero := 0
 	type run struct{ start, end int }
 	var runs []run
-	for off := 0; off < len(data); off += sparseBlock {
+	for b := range candidates {
+		off := b * sparseBlock
 		end := min(off+sparseBlock, len(data))
 		if bytes.Equal(data[off:end], zeroBlock[:end-off]) {
 			continue

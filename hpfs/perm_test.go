@@ -298,6 +298,19 @@ func permFixture(t *testing.T) (base, helper string) {
 
 const nobody = 65534
 
+// startPermDaemon mounts a daemon under base with an rw session open on the permission test tree.
+func startPermDaemon(t *testing.T, base string) *Daemon {
+	t.Helper()
+	d, err := StartDaemon(DaemonOptions{Store: StoreOptions{Dir: t.TempDir(), Logger: quietLog()}, MountDir: filepath.Join(base, "mnt")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	mustBegin(t, d)
+	permTree(t, d.path(RWView, StateDir))
+	return d
+}
+
 // TestPermissionsMatchNativeDirectoryForOtherUser runs the same operations as uid 65534 on a
 // native directory and on rw/state holding the same tree, and requires the same errno for each:
 // the daemon enforces what the kernel's default_permissions would.
@@ -308,14 +321,8 @@ func TestPermissionsMatchNativeDirectoryForOtherUser(t *testing.T) {
 		t.Fatal(err)
 	}
 	permTree(t, native)
-	d, err := StartDaemon(DaemonOptions{Store: StoreOptions{Dir: t.TempDir(), Logger: quietLog()}, MountDir: filepath.Join(base, "mnt")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { d.Close() })
-	mustBegin(t, d)
+	d := startPermDaemon(t, base)
 	rw := d.path(RWView, StateDir)
-	permTree(t, rw)
 	mustCommit(t, d)
 	mustBegin(t, d)
 
@@ -369,14 +376,8 @@ func TestPermissionsMatchNativeDirectoryForOtherUser(t *testing.T) {
 // natively, but cannot execute a file with no x bit.
 func TestRootPassesPermissionChecksButExecBits(t *testing.T) {
 	base, helper := permFixture(t)
-	d, err := StartDaemon(DaemonOptions{Store: StoreOptions{Dir: t.TempDir(), Logger: quietLog()}, MountDir: filepath.Join(base, "mnt")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { d.Close() })
-	mustBegin(t, d)
+	d := startPermDaemon(t, base)
 	rw := d.path(RWView, StateDir)
-	permTree(t, rw)
 	writeFile(t, filepath.Join(rw, "plain.sh"), []byte("#!/bin/sh\nexit 0\n")) // 0644: no x bit
 	ops := []permOp{{op: "read", a: "secret.txt"}, {op: "write", a: "pub.txt"}, {op: "create", a: "closed/new"},
 		{op: "read", a: "private/f"}, {op: "unlink", a: "sticky/f"}, {op: "chmod", a: "pub.txt"},

@@ -1,11 +1,12 @@
 package fsbench
 
 import (
-	"bytes"
 	"fmt"
 	"sort"
 	"strings"
 	"sync"
+
+	"github.com/hpfs/hpnode/hpfs"
 )
 
 // opCounter counts FUSE requests by opcode from go-fuse's debug log ("rx UNIQUE: OPCODE nNODEID
@@ -24,29 +25,19 @@ func newOpCounter() *opCounter {
 
 // Write implements io.Writer for log.Logger: one call per log line.
 func (c *opCounter) Write(p []byte) (int, error) {
-	i := bytes.Index(p, []byte("rx "))
-	if i < 0 {
+	op, node, ok := hpfs.ParseRequestLog(p)
+	if !ok {
 		return len(p), nil
 	}
-	rest := p[i+3:]
-	j := bytes.Index(rest, []byte(": "))
-	if j < 0 {
-		return len(p), nil
-	}
-	fields := bytes.Fields(rest[j+2:])
-	if len(fields) == 0 {
-		return len(p), nil
-	}
-	op := string(fields[0])
 	c.mu.Lock()
 	c.counts[op]++
-	if len(fields) > 1 && len(fields[1]) > 1 && fields[1][0] == 'n' {
+	if len(node) > 1 && node[0] == 'n' {
 		m := c.nodes[op]
 		if m == nil {
 			m = map[string]int{}
 			c.nodes[op] = m
 		}
-		m[string(fields[1])]++
+		m[node]++
 	}
 	c.mu.Unlock()
 	return len(p), nil
