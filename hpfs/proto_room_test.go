@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"path/filepath"
 	"testing"
 
 	"github.com/hpfs/hpnode/merkle"
@@ -40,13 +39,7 @@ func TestReadFrameRoom(t *testing.T) {
 // with at least the asked room around it, and errors keep their sentinels.
 func TestProtoClientProofIn(t *testing.T) {
 	d := startDaemon(t, t.TempDir(), 0)
-	sock := filepath.Join(t.TempDir(), "hpfsd.sock")
-	ctx, cancel := contextWithCancel()
-	done := make(chan error, 1)
-	go func() { done <- d.ServeControl(ctx, sock) }()
-	defer func() { cancel(); <-done }()
-	waitSocket(t, sock)
-	pc := NewProtoClient(sock)
+	pc := NewProtoClient(serveSocket(t, d))
 	defer pc.Close()
 	bg := context.Background()
 	head := d.Store().Head().Root
@@ -91,13 +84,7 @@ func TestProtoClientProofIn(t *testing.T) {
 // arena from proof to proof) are each exactly the proof ProofRange and ProofChange build.
 func TestBinaryProofsOnOneConnection(t *testing.T) {
 	d, v1, v2 := syncSource(t, 40)
-	sock := filepath.Join(t.TempDir(), "hpfsd.sock")
-	ctx, cancel := contextWithCancel()
-	done := make(chan error, 1)
-	go func() { done <- d.ServeControl(ctx, sock) }()
-	defer func() { cancel(); <-done }()
-	waitSocket(t, sock)
-	pc := NewProtoClient(sock)
+	pc := NewProtoClient(serveSocket(t, d))
 	defer pc.Close()
 	bg := context.Background()
 
