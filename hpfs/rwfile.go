@@ -20,6 +20,11 @@ type scratch struct {
 	ls   uint64
 	next int64
 	mem  uint64 // bytes held in slots' memory extents
+	// reserved is the end of the file's preallocated blocks (reserve): next <= reserved after
+	// every spill while fallocate works, and 0 after reset.
+	reserved int64
+	// reserveStep is how far ahead spill preallocates (reserveAhead; tests lower it).
+	reserveStep int64
 	// memLimit bounds mem (maxMemBytes; tests lower it to exercise spilling).
 	memLimit uint64
 	m        []byte // read-only mapping of [0, next) made at commit; nil otherwise
@@ -38,7 +43,28 @@ func newScratch(dir string, ls uint64) (*scratch, error) {
 		f.Close()
 		return nil, fmt.Errorf("rw scratch: %w", err)
 	}
-	return &scratch{f: f, ls: ls, memLimit: maxMemBytes}, nil
+	return &scratch{f: f, ls: ls, memLimit: maxMemBytes, reserveStep: reserveAhead}, nil
+}
+
+// reserveAhead is how much of the scratch file spill preallocates at a time. A write into
+// preallocated blocks skips the filesystem's per-block delayed-allocation bookkeeping (ext4:
+// space and quota reservation, extent-status inserts), which was a fifth of the daemon's CPU
+// on 128 KiB writes; seq's write phase took 0.155 s → 0.125 s (median of 6 runs each).
+const reserveAhead = 64 << 20
+
+// reserve preallocates the scratch file up to past end, beyond its size (FALLOC_FL_KEEP_SIZE:
+// reads and the commit mapping see no difference). It is only an optimization: a filesystem
+// without fallocate, or one that is full, leaves the blocks to be allocated on write, where a
+// full disk fails the write with a clear error as before.
+func (s *scratch) reserve(end int64) {
+	if end <= s.reserved {
+		return
+	}
+	n := max(s.reserveStep, end-s.reserved)
+	if err := unix.Fallocate(int(s.f.Fd()), unix.FALLOC_FL_KEEP_SIZE, s.reserved, n); err != nil {
+		return
+	}
+	s.reserved += n
 }
 
 // alloc returns a new, empty slot. It holds its bytes in memory until it spills (see write).
@@ -91,7 +117,7 @@ func (s *scratch) unmap() {
 // offset 0 and the pages of the last session go back to the kernel.
 func (s *scratch) reset() error {
 	s.unmap()
-	s.next, s.mem = 0, 0
+	s.next, s.mem, s.reserved = 0, 0, 0 // Truncate(0) frees the preallocated blocks too
 	s.arena.reset()
 	if err := s.f.Truncate(0); err != nil {
 		return fmt.Errorf("rw scratch reset: %w", err)
@@ -169,6 +195,7 @@ func (s *scratch) write(sl *slot, data []byte, at uint64) error {
 func (s *scratch) spill(sl *slot) error {
 	sl.off = s.next
 	s.next += int64(s.ls)
+	s.reserve(s.next)
 	for _, e := range sl.ext {
 		if _, err := s.f.WriteAt(e.b, sl.off+int64(e.at)); err != nil {
 			return fmt.Errorf("rw scratch write: %w", err)

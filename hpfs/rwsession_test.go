@@ -80,6 +80,8 @@ func TestFileDataMatchesByteModel(t *testing.T) {
 		f := newEmptyFile(sc)
 		// Slots stay in memory, spill at once, or spill when the budget runs out mid-round.
 		sc.memLimit = []uint64{maxMemBytes, 0, 500}[round%3]
+		// Spills preallocate far ahead, a few leaves ahead, or exactly what they need.
+		sc.reserveStep = []int64{reserveAhead, 3 * ls, 0}[round%3]
 		// Start some rounds from a committed base file.
 		if round%2 == 1 {
 			model = randBytes(r, r.IntN(1000))
@@ -135,6 +137,13 @@ func TestFileDataMatchesByteModel(t *testing.T) {
 			if !bytes.Equal(got[:n], model) {
 				t.Fatalf("round %d: content differs at %d (len %d vs %d)", round, firstDiff(got[:n], model), n, len(model))
 			}
+		}
+		// Preallocation covers every spilled slot and never shows in the file's size.
+		if sc.next > 0 && sc.reserved < sc.next {
+			t.Fatalf("round %d: scratch reserved to %d, slots reach %d", round, sc.reserved, sc.next)
+		}
+		if fi, err := sc.f.Stat(); err != nil || fi.Size() > sc.next {
+			t.Fatalf("round %d: scratch file size %v (%v), slots reach %d", round, fi.Size(), err, sc.next)
 		}
 		// What commit hashes (leaf bytes through the scratch mapping) equals the model too.
 		if err := sc.mapAll(); err != nil {
