@@ -66,6 +66,9 @@ type Daemon struct {
 	// pushes are the rw sessions' page-cache pushes in flight (rwpush.go); Close waits for
 	// them before unmounting.
 	pushes sync.WaitGroup
+	// drops are the ended rw sessions' scratch files being freed (scratch.dropFile); Close
+	// waits for them.
+	drops sync.WaitGroup
 
 	conn  *fuseConn // nil: mounted by fusermount or the kernel lacks expire-only notifications
 	ownFd bool      // mounted by mountOwnFd: Close unmounts itself
@@ -226,6 +229,7 @@ func (d *Daemon) Close() error {
 	}
 	d.mu.Unlock()
 	d.pushes.Wait()
+	d.drops.Wait()
 	var err error
 	if d.srv != nil {
 		if uerr := d.unmount(); uerr != nil {
@@ -310,6 +314,7 @@ func (d *Daemon) BeginRW() (Version, error) {
 		return Version{}, fmt.Errorf("rw begin: %w", err)
 	}
 	s.pushes = &d.pushes
+	s.sc.drops = &d.drops
 	rn := &rwNode{v: d.view, s: s, n: s.root}
 	in := d.root.NewPersistentInode(context.Background(), rn, fs.StableAttr{Mode: syscall.S_IFDIR, Ino: s.root.ino})
 	d.root.AddChild(RWView, in, true)
