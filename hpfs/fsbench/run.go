@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"runtime/pprof"
 	"sort"
 	"text/tabwriter"
@@ -125,6 +126,8 @@ func Run(opts Options) error {
 	if err != nil {
 		return fmt.Errorf("hpfsd: %w", err)
 	}
+	// Every column's latency depends on it (hpfs/haltpoll.go): say which machine this was.
+	fmt.Fprintf(opts.Out, "machine: %d CPUs, %s\n", runtime.NumCPU(), hpfs.ReadHaltPoll("/sys"))
 	if err := printTable(opts.Out, goWorkloads, nat[0], loop[0], plain[0], hp[0], extra); err != nil {
 		return err
 	}
