@@ -39,7 +39,9 @@
 // dirty leaf: in memory, as the list of writes made to it, while they are at most 16 writes and
 // 16 KiB (64 MiB per session, counted as taken from the session's arena: bytes of a deleted
 // file's writes come back only when the session ends), then in the leaf's own place in an
-// unlinked scratch file under the store directory. The in-memory writes are copied into arena
+// unlinked scratch file under the store directory (preallocated 64 MiB ahead, so writes skip
+// the filesystem's delayed-allocation bookkeeping; each session that spilled gets a fresh file
+// and the old one is freed in the background, off the commit's path). The in-memory writes are copied into arena
 // chunks (4 MiB anonymous mappings, huge pages where allowed, faulted in with one call) that the
 // kept tree reuses session after session and unmaps when it is dropped (rwarena.go), so a small
 // write costs no page fault. A small file or a 5-byte write into a hole thus costs no system call,
