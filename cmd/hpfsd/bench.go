@@ -12,7 +12,7 @@ import (
 
 func benchCmd() *cobra.Command {
 	var dir string
-	var versions, files int
+	var versions, files, rounds int
 	var countOps bool
 	var cpuProfile, fsbenchPy string
 	cmd := &cobra.Command{Use: "bench --dir DIR", Short: "run the filesystem workloads on native, go-fuse loopback and hpfsd; print a table",
@@ -26,7 +26,7 @@ func benchCmd() *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("find own binary for the workers: %w", err)
 			}
-			opts := fsbench.Options{Dir: dir, Out: os.Stdout, Versions: versions, Files: files, CountOps: countOps,
+			opts := fsbench.Options{Dir: dir, Out: os.Stdout, Versions: versions, Files: files, CountOps: countOps, Rounds: rounds,
 				Worker: []string{exe, "bench", "worker"}, FSBench: fsbenchPy}
 			if cpuProfile != "" {
 				f, err := os.Create(cpuProfile)
@@ -41,6 +41,7 @@ func benchCmd() *cobra.Command {
 	cmd.Flags().StringVar(&dir, "dir", "", "scratch directory (removed afterwards)")
 	cmd.Flags().IntVar(&versions, "versions", 10000, "versions behind the ro-open workload")
 	cmd.Flags().IntVar(&files, "files", 100000, "files in the state of the one-change commit workload")
+	cmd.Flags().IntVar(&rounds, "rounds", 1, "measure every place this many times, all columns in turn each round, and print each cell's median")
 	cmd.Flags().BoolVar(&countOps, "count-ops", false, "count the FUSE requests of each hpfsd workload (slows that column)")
 	cmd.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the hpfsd workloads (the daemon's side) to this file")
 	cmd.Flags().StringVar(&fsbenchPy, "fsbench", "", "also run this fsbench.py (shared/bench/fsbench.py) as the client of every column; prints a second table")

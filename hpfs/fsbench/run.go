@@ -34,6 +34,10 @@ type Options struct {
 	// client of every column (with Python, python3 when empty) and prints a second table.
 	FSBench string
 	Python  string
+	// Rounds is how many times every place is measured (all columns in turn each round); each
+	// cell then shows its median. 0 means 1. This machine's numbers swing by tens of percent
+	// from run to run, so one round shows the weather as much as the code.
+	Rounds int
 	// CountOps counts the FUSE requests of each hpfsd workload (go-fuse debug logging: the
 	// hpfsd column is slower then) and prints them under the table.
 	CountOps bool
@@ -109,25 +113,29 @@ func Run(opts Options) error {
 	if opts.FSBench != "" {
 		cols = append(cols, column{wls: pyWorkloads, run: commandRunner([]string{opts.Python, opts.FSBench}), subdir: "py"})
 	}
-	native := filepath.Join(opts.Dir, "native")
-	nat, err := runPlaces(native, cols, nil)
-	if err != nil {
-		return fmt.Errorf("native: %w", err)
+	rounds := make([]round, 0, max(opts.Rounds, 1))
+	for r := range max(opts.Rounds, 1) {
+		if r > 0 { // every round starts from empty places and a fresh store
+			opts.CPUProfile = nil // one profile: the first round's
+			if err := os.RemoveAll(opts.Dir); err != nil {
+				return err
+			}
+			if err := os.MkdirAll(opts.Dir, 0o755); err != nil {
+				return err
+			}
+		}
+		rd, err := runRound(opts, log, cols)
+		if err != nil {
+			return fmt.Errorf("round %d: %w", r+1, err)
+		}
+		rounds = append(rounds, rd)
 	}
-	loop, err := runLoopback(opts.Dir, "loop", fs.NewLoopbackRoot, cols)
-	if err != nil {
-		return fmt.Errorf("loopback: %w", err)
-	}
-	plain, err := runLoopback(opts.Dir, "plain", newNoPassthroughRoot, cols)
-	if err != nil {
-		return fmt.Errorf("loopback without passthrough: %w", err)
-	}
-	hp, extra, err := runHpfsd(opts, log, cols)
-	if err != nil {
-		return fmt.Errorf("hpfsd: %w", err)
-	}
+	nat, loop, plain, hp, extra := medianRound(rounds)
 	// Every column's latency depends on it (hpfs/haltpoll.go): say which machine this was.
 	fmt.Fprintf(opts.Out, "machine: %d CPUs, %s\n", runtime.NumCPU(), hpfs.ReadHaltPoll("/sys"))
+	if len(rounds) > 1 {
+		fmt.Fprintf(opts.Out, "each cell: the median of %d rounds, every round running all columns in turn\n", len(rounds))
+	}
 	if err := printTable(opts.Out, goWorkloads, nat[0], loop[0], plain[0], hp[0], extra); err != nil {
 		return err
 	}
@@ -168,6 +176,72 @@ func ratio(a, b Result) string {
 		return fmt.Sprintf("%.2f×", a.Value/b.Value)
 	}
 	return fmt.Sprintf("%.2f×", b.Value/a.Value)
+}
+
+// round is one measurement of every place: results per column, then per workload.
+type round struct {
+	nat, loop, plain, hp [][]Result
+	extra                []extraResult
+}
+
+// runRound measures every place once, one after the other.
+func runRound(opts Options, log *slog.Logger, cols []column) (round, error) {
+	var rd round
+	var err error
+	if rd.nat, err = runPlaces(filepath.Join(opts.Dir, "native"), cols, nil); err != nil {
+		return rd, fmt.Errorf("native: %w", err)
+	}
+	if rd.loop, err = runLoopback(opts.Dir, "loop", fs.NewLoopbackRoot, cols); err != nil {
+		return rd, fmt.Errorf("loopback: %w", err)
+	}
+	if rd.plain, err = runLoopback(opts.Dir, "plain", newNoPassthroughRoot, cols); err != nil {
+		return rd, fmt.Errorf("loopback without passthrough: %w", err)
+	}
+	if rd.hp, rd.extra, err = runHpfsd(opts, log, cols); err != nil {
+		return rd, fmt.Errorf("hpfsd: %w", err)
+	}
+	return rd, nil
+}
+
+// medianRound is every cell's median over the rounds (the lower middle of an even count); the
+// FUSE op counts are the first round's.
+func medianRound(rounds []round) (nat, loop, plain, hp [][]Result, extra []extraResult) {
+	cells := func(pick func(round) [][]Result) [][]Result {
+		first := pick(rounds[0])
+		out := make([][]Result, len(first))
+		for c := range first {
+			out[c] = make([]Result, len(first[c]))
+			for i := range first[c] {
+				vs := make([]Result, len(rounds))
+				for r, rd := range rounds {
+					vs[r] = pick(rd)[c][i]
+				}
+				out[c][i] = medianResult(vs)
+				out[c][i].Ops = first[c][i].Ops
+			}
+		}
+		return out
+	}
+	nat = cells(func(r round) [][]Result { return r.nat })
+	loop = cells(func(r round) [][]Result { return r.loop })
+	plain = cells(func(r round) [][]Result { return r.plain })
+	hp = cells(func(r round) [][]Result { return r.hp })
+	extra = append([]extraResult(nil), rounds[0].extra...)
+	for i := range extra {
+		vs := make([]Result, len(rounds))
+		for r, rd := range rounds {
+			vs[r] = rd.extra[i].res
+		}
+		extra[i].res = medianResult(vs)
+	}
+	return nat, loop, plain, hp, extra
+}
+
+// medianResult is the middle value of vs (the lower middle of an even count).
+func medianResult(vs []Result) Result {
+	sorted := append([]Result(nil), vs...)
+	sort.Slice(sorted, func(i, j int) bool { return sorted[i].Value < sorted[j].Value })
+	return sorted[(len(sorted)-1)/2]
 }
 
 // runPlaces runs every column's workloads in dir (each in its subdirectory), one result slice per
