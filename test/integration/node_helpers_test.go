@@ -152,7 +152,9 @@ func (c *testCluster) hpnode(timeout time.Duration, args ...string) string {
 	return string(out)
 }
 
-// logTails is the end of every node's log, for failure messages.
+// logTails is the end of every node's log, for failure messages: its warnings and errors, then
+// its last lines without the idle heartbeat ledgers (inputs=0), which would otherwise push out
+// whatever happened before the failure.
 func (c *testCluster) logTails() string {
 	var b strings.Builder
 	for k := 1; k <= c.n; k++ {
@@ -161,8 +163,19 @@ func (c *testCluster) logTails() string {
 			if err != nil {
 				continue
 			}
-			lines := strings.Split(strings.TrimSpace(string(data)), "\n")
-			fmt.Fprintf(&b, "--- node %d %s (last 15 lines)\n%s\n", k, name, strings.Join(lines[max(0, len(lines)-15):], "\n"))
+			var warn, busy []string
+			for _, l := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+				if strings.Contains(l, "level=WARN") || strings.Contains(l, "level=ERROR") {
+					warn = append(warn, l)
+				}
+				if !strings.Contains(l, "inputs=0") {
+					busy = append(busy, l)
+				}
+			}
+			if len(warn) > 0 {
+				fmt.Fprintf(&b, "--- node %d %s (warnings and errors, last 30)\n%s\n", k, name, strings.Join(warn[max(0, len(warn)-30):], "\n"))
+			}
+			fmt.Fprintf(&b, "--- node %d %s (last 25 lines but idle ledgers)\n%s\n", k, name, strings.Join(busy[max(0, len(busy)-25):], "\n"))
 		}
 	}
 	return b.String()
