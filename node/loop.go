@@ -293,13 +293,32 @@ func (n *Node) releaseOutputs(rec *consensus.Record, h consensus.Hash) {
 }
 
 // releaseLateOutputs releases the outputs of execution seq if its certifying ledger closed first.
+// That ledger is in lateCerts while it is one of the last maxLateCerts; a node further behind in
+// executing (a member the others outvote while it catches up, an observer) finds it in the chain:
+// the ledger after seq records seq's result. Without that, users of a node that fell behind lost
+// the outputs of their accepted inputs. Outputs already released are not sent twice: release
+// takes them from the pending set.
 func (n *Node) releaseLateOutputs(seq uint64) {
 	rec, ok := n.lateCerts[seq]
-	if !ok {
+	if ok {
+		delete(n.lateCerts, seq)
+	} else if rec, ok = n.certifyingLedger(seq); !ok {
 		return
 	}
-	delete(n.lateCerts, seq)
 	n.releaseOutputs(&rec, rec.Hash())
+}
+
+// certifyingLedger returns the stored ledger that records the result of executing seq, if the
+// chain holds it.
+func (n *Node) certifyingLedger(seq uint64) (consensus.Record, bool) {
+	if n.db.chain.Tip().Seq <= seq {
+		return consensus.Record{}, false
+	}
+	rec, err := n.db.chain.Record(seq + 1)
+	if err != nil || rec.Value.Result.Seq != seq {
+		return consensus.Record{}, false
+	}
+	return rec, true
 }
 
 // unlChanged applies an agreed UNL change: the mesh's filter, hp.cfg, users, hooks.
