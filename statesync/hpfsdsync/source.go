@@ -64,28 +64,40 @@ func limit(n int) uint32 {
 // RangeProof implements statesync.ProofSource. hpfsd answers a root it does not keep with
 // hpfs.ErrUnknownVersion, which becomes statesync.ErrUnknownRoot (a NACK).
 func (s *Source) RangeProof(ctx context.Context, root merkle.Hash, start, end merkle.Key, maxEntries, maxBytes int) (statesync.Proof, error) {
-	// The proof is read with room for the server's response around it (statesync.Proof.Buf).
-	p, err := s.pc.RangeProofIn(ctx, root, start, end, limit(maxEntries), limit(maxBytes), statesync.ResponseHeadroom, statesync.ResponseTailroom)
-	if errors.Is(err, hpfs.ErrUnknownVersion) {
-		return statesync.Proof{}, fmt.Errorf("range proof at %s: %w: %w", hex8(root), statesync.ErrUnknownRoot, err)
-	}
+	// The proof is built into memory shared with hpfsd, with room for the server's response
+	// around it (statesync.Proof.Buf); the lease holding that memory is released once the
+	// response has been sent (statesync.Proof.Release).
+	l, err := s.pc.Lease(ctx)
 	if err != nil {
+		return statesync.Proof{}, fmt.Errorf("range proof at %s: %w", hex8(root), err)
+	}
+	p, err := l.RangeProofIn(ctx, root, start, end, limit(maxEntries), limit(maxBytes), statesync.ResponseHeadroom, statesync.ResponseTailroom)
+	if err != nil {
+		l.Release()
+		if errors.Is(err, hpfs.ErrUnknownVersion) {
+			return statesync.Proof{}, fmt.Errorf("range proof at %s: %w: %w", hex8(root), statesync.ErrUnknownRoot, err)
+		}
 		return statesync.Proof{}, err
 	}
-	return statesync.Proof{Kind: statesync.ProofRange, Bytes: p.Proof, End: p.End, Buf: p.Buf}, nil
+	return statesync.Proof{Kind: statesync.ProofRange, Bytes: p.Proof, End: p.End, Buf: p.Buf, Release: l.Release}, nil
 }
 
 // ChangeProof implements statesync.ProofSource; hpfsd answers a base it no longer keeps as a
 // version with a fallback proof.
 func (s *Source) ChangeProof(ctx context.Context, base, root merkle.Hash, start, end merkle.Key, maxEntries, maxBytes int) (statesync.Proof, error) {
-	p, err := s.pc.ChangeProofIn(ctx, base, root, start, end, limit(maxEntries), limit(maxBytes), statesync.ResponseHeadroom, statesync.ResponseTailroom)
-	if errors.Is(err, hpfs.ErrUnknownVersion) {
-		return statesync.Proof{}, fmt.Errorf("change proof to %s: %w: %w", hex8(root), statesync.ErrUnknownRoot, err)
-	}
+	l, err := s.pc.Lease(ctx)
 	if err != nil {
+		return statesync.Proof{}, fmt.Errorf("change proof to %s: %w", hex8(root), err)
+	}
+	p, err := l.ChangeProofIn(ctx, base, root, start, end, limit(maxEntries), limit(maxBytes), statesync.ResponseHeadroom, statesync.ResponseTailroom)
+	if err != nil {
+		l.Release()
+		if errors.Is(err, hpfs.ErrUnknownVersion) {
+			return statesync.Proof{}, fmt.Errorf("change proof to %s: %w: %w", hex8(root), statesync.ErrUnknownRoot, err)
+		}
 		return statesync.Proof{}, err
 	}
-	return statesync.Proof{Kind: statesync.ProofChange, Bytes: p.Proof, End: p.End, Buf: p.Buf}, nil
+	return statesync.Proof{Kind: statesync.ProofChange, Bytes: p.Proof, End: p.End, Buf: p.Buf, Release: l.Release}, nil
 }
 
 // SplitKeys implements statesync.ProofSource from a walk of the version with op ls (cached per root).
