@@ -272,6 +272,11 @@ func (c *ProtoClient) Lease(ctx context.Context) (*Lease, error) {
 	}
 }
 
+// Broken reports that a call on the lease failed in transport (not with the daemon's answer):
+// the connection is closed, and a caller may retry on another lease or through the
+// ProtoClient (every operation is idempotent), still reading from Shared until Release.
+func (l *Lease) Broken() bool { return l.broken }
+
 // Shared returns the lease's shared region, nil if the daemon offers none.
 func (l *Lease) Shared() []byte { return l.pc.shared }
 
@@ -311,6 +316,8 @@ func (l *Lease) call(ctx context.Context, req *FrameRequest, room frameRoom) (*F
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("%s: %w", req.Op, context.Cause(ctx))
 		}
+		// A dead connection means the daemon went away: so are the idle ones.
+		l.c.dropIdle()
 		return nil, fmt.Errorf("%s: %w", req.Op, err)
 	}
 	if err := resp.Err(); err != nil {

@@ -230,3 +230,80 @@ func fakeDaemon(t *testing.T, answer func(c *net.UnixConn, op FrameOp)) string {
 	}()
 	return sock
 }
+
+// TestLeaseFromADaemonWithoutShareCarriesProofsInFrames: a daemon that refuses op share (an
+// older one) gives leases without a region, and proofs then travel in frames as before.
+func TestLeaseFromADaemonWithoutShareCarriesProofsInFrames(t *testing.T) {
+	sock := fakeDaemon(t, func(c *net.UnixConn, op FrameOp) {
+		if op == FrameShare {
+			writeFrame(c, append([]byte{byte(StatusError)}, "decode request: unknown op(5)"...))
+			return
+		}
+		writeFrame(c, append([]byte{byte(StatusOK), 0}, "proof"...))
+	})
+	pc := NewProtoClient(sock)
+	defer pc.Close()
+	for range 2 { // the second lease does not ask again
+		l, err := pc.Lease(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if l.Shared() != nil {
+			t.Fatal("a region from a daemon that refused to share")
+		}
+		p, err := l.RangeProofIn(context.Background(), merkle.Hash{1}, merkle.Key{}, nil, 0, 0, 7, 64)
+		if err != nil || string(p.Proof) != "proof" {
+			t.Fatalf("proof in a frame: %q, %v", p.Proof, err)
+		}
+		l.Release()
+	}
+	if !pc.noShare.Load() {
+		t.Fatal("the refusal was not remembered")
+	}
+}
+
+// TestLeaseOfADeadConnectionIsBrokenAndTheNextWorks: a pooled connection (with its region) to
+// a daemon that has since closed its socket fails its call as Broken; the next lease dials anew.
+func TestLeaseOfADeadConnectionIsBrokenAndTheNextWorks(t *testing.T) {
+	d := startDaemon(t, t.TempDir(), 0)
+	sock := filepath.Join(t.TempDir(), "hpfsd.sock")
+	ctx, cancel := contextWithCancel()
+	done := make(chan error, 1)
+	go func() { done <- d.ServeControl(ctx, sock) }()
+	waitSocket(t, sock)
+	pc := NewProtoClient(sock)
+	defer pc.Close()
+	bg := context.Background()
+	head := d.Store().Head().Root
+	l, err := pc.Lease(bg)
+	if err != nil || l.Shared() == nil {
+		t.Fatalf("lease: %v (region %v)", err, l != nil && l.Shared() != nil)
+	}
+	l.Release()
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	ctx2, cancel2 := contextWithCancel()
+	done2 := make(chan error, 1)
+	go func() { done2 <- d.ServeControl(ctx2, sock) }()
+	defer func() { cancel2(); <-done2 }()
+	waitSocket(t, sock)
+
+	l, err = pc.Lease(bg) // the pooled connection, dead
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.RangeProofIn(bg, head, merkle.Key{}, nil, 0, 0, 7, 64); err == nil || !l.Broken() {
+		t.Fatalf("call on a dead connection: %v, broken %v", err, l.Broken())
+	}
+	l.Release()
+	l, err = pc.Lease(bg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Release()
+	if _, err := l.RangeProofIn(bg, head, merkle.Key{}, nil, 0, 0, 7, 64); err != nil || l.Shared() == nil {
+		t.Fatalf("lease after the restart: %v (region %v)", err, l.Shared() != nil)
+	}
+}

@@ -61,16 +61,26 @@ func (s *Sink) LendBuffer(ctx context.Context) (statesync.LentBuffer, error) {
 		l.Release()
 		return nil, nil
 	}
-	return lentBuffer{l}, nil
+	return lentBuffer{s, l}, nil
 }
 
 // lentBuffer is a statesync.LentBuffer over a hpfs.Lease.
-type lentBuffer struct{ l *hpfs.Lease }
+type lentBuffer struct {
+	s *Sink
+	l *hpfs.Lease
+}
 
 func (b lentBuffer) Bytes() []byte { return b.l.Shared() }
 func (b lentBuffer) Release()      { b.l.Release() }
+
+// Apply applies through the lease; if its connection turned out dead (hpfsd restarted since
+// it was pooled), the proof, still readable until Release, is sent in a frame instead.
 func (b lentBuffer) Apply(ctx context.Context, req statesync.ApplyRequest) (statesync.ApplyResult, error) {
-	return apply(ctx, req, b.l.ApplyProof)
+	res, err := apply(ctx, req, b.l.ApplyProof)
+	if err != nil && b.l.Broken() && ctx.Err() == nil {
+		return b.s.Apply(ctx, req)
+	}
+	return res, err
 }
 
 // apply maps an ApplyRequest to hpfsd's apply-proof (through call) and its answer back.

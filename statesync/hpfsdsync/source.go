@@ -67,13 +67,10 @@ func (s *Source) RangeProof(ctx context.Context, root merkle.Hash, start, end me
 	// The proof is built into memory shared with hpfsd, with room for the server's response
 	// around it (statesync.Proof.Buf); the lease holding that memory is released once the
 	// response has been sent (statesync.Proof.Release).
-	l, err := s.pc.Lease(ctx)
+	l, p, err := s.leased(ctx, func(l *hpfs.Lease) (hpfs.ProofIn, error) {
+		return l.RangeProofIn(ctx, root, start, end, limit(maxEntries), limit(maxBytes), statesync.ResponseHeadroom, statesync.ResponseTailroom)
+	})
 	if err != nil {
-		return statesync.Proof{}, fmt.Errorf("range proof at %s: %w", hex8(root), err)
-	}
-	p, err := l.RangeProofIn(ctx, root, start, end, limit(maxEntries), limit(maxBytes), statesync.ResponseHeadroom, statesync.ResponseTailroom)
-	if err != nil {
-		l.Release()
 		if errors.Is(err, hpfs.ErrUnknownVersion) {
 			return statesync.Proof{}, fmt.Errorf("range proof at %s: %w: %w", hex8(root), statesync.ErrUnknownRoot, err)
 		}
@@ -85,19 +82,36 @@ func (s *Source) RangeProof(ctx context.Context, root merkle.Hash, start, end me
 // ChangeProof implements statesync.ProofSource; hpfsd answers a base it no longer keeps as a
 // version with a fallback proof.
 func (s *Source) ChangeProof(ctx context.Context, base, root merkle.Hash, start, end merkle.Key, maxEntries, maxBytes int) (statesync.Proof, error) {
-	l, err := s.pc.Lease(ctx)
+	l, p, err := s.leased(ctx, func(l *hpfs.Lease) (hpfs.ProofIn, error) {
+		return l.ChangeProofIn(ctx, base, root, start, end, limit(maxEntries), limit(maxBytes), statesync.ResponseHeadroom, statesync.ResponseTailroom)
+	})
 	if err != nil {
-		return statesync.Proof{}, fmt.Errorf("change proof to %s: %w", hex8(root), err)
-	}
-	p, err := l.ChangeProofIn(ctx, base, root, start, end, limit(maxEntries), limit(maxBytes), statesync.ResponseHeadroom, statesync.ResponseTailroom)
-	if err != nil {
-		l.Release()
 		if errors.Is(err, hpfs.ErrUnknownVersion) {
 			return statesync.Proof{}, fmt.Errorf("change proof to %s: %w: %w", hex8(root), statesync.ErrUnknownRoot, err)
 		}
 		return statesync.Proof{}, err
 	}
 	return statesync.Proof{Kind: statesync.ProofChange, Bytes: p.Proof, End: p.End, Buf: p.Buf, Release: l.Release}, nil
+}
+
+// leased builds a proof with build on a leased connection, and once more on a fresh lease if
+// that connection turned out dead (hpfsd restarted since it was pooled). On success the caller
+// owns the lease (the proof lies in its region); on failure it is released.
+func (s *Source) leased(ctx context.Context, build func(*hpfs.Lease) (hpfs.ProofIn, error)) (*hpfs.Lease, hpfs.ProofIn, error) {
+	for attempt := 0; ; attempt++ {
+		l, err := s.pc.Lease(ctx)
+		if err != nil {
+			return nil, hpfs.ProofIn{}, err
+		}
+		p, err := build(l)
+		if err == nil {
+			return l, p, nil
+		}
+		l.Release()
+		if !l.Broken() || attempt > 0 || ctx.Err() != nil {
+			return nil, hpfs.ProofIn{}, err
+		}
+	}
 }
 
 // SplitKeys implements statesync.ProofSource from a walk of the version with op ls (cached per root).
