@@ -39,8 +39,8 @@ func journalKey(tag byte, h merkle.Hash) []byte {
 
 // writeSynced stores the nodes and leaves of a verified proof under their final keys with their
 // journal keys, in one unsynced batch: a crash loses at most what a sync refetches. Once the
-// batch is committed, the nodes are also remembered in written (nil: not remembered).
-func (s *Store) writeSynced(v *merkle.Verified, written *syncedNodes) error {
+// batch is committed, its objects are also remembered in written (nil: not remembered).
+func (s *Store) writeSynced(v *merkle.Verified, written *syncedObjects) error {
 	size := 0
 	for _, n := range v.Nodes {
 		size += len(n.Data) + 80
@@ -73,7 +73,7 @@ func (s *Store) writeSynced(v *merkle.Verified, written *syncedNodes) error {
 		return fmt.Errorf("write synced objects: %w", err)
 	}
 	committed = true
-	written.add(v.Nodes)
+	written.add(v.Nodes, v.Leaves)
 	return nil
 }
 
@@ -85,31 +85,46 @@ const maxSyncedNodeBytes = 64 << 20
 // per MiB of nodes, not one per node.
 const syncedNodeChunk = 1 << 20
 
-// syncedNodes remembers the nodes one sync run wrote (writeSynced), so that the commit at Done
-// learns the tree's shape from memory instead of seeking pebble once per node: over a 1 GiB
-// sync's overlapping L0 files each seek cost ~19 µs, 0.2 CPU-s for 10k files, all of it on the
-// serial tail of the sync.
+// maxSyncedLeaves bounds the leaf hashes a sync run remembers (a million leaves: 64 GiB of
+// large files, or a million small ones); past it, the commit checks the rest's journal keys.
+const maxSyncedLeaves = 1 << 20
+
+// syncedObjects remembers the nodes one sync run wrote (writeSynced) and the hashes of its
+// leaves, so that the commit at Done learns the tree's shape and the leaves' presence from
+// memory instead of seeking pebble once per object: over a 1 GiB sync's overlapping L0 files
+// each seek cost ~19 µs, 0.2 CPU-s for 10k files (0.3 for 100k small files' journal keys),
+// all of it on the serial tail of the sync.
 //
-// Invariant: every node in it was committed to its final key, with its journal key, while its
+// Invariant: every object in it was committed to its final key, with its journal key, while its
 // run was the daemon's sync. It is proof of presence only while no version has been dropped
 // since the run began (Store.stillKept: nothing was deleted), the condition under which the
 // journal is trusted too; a run's sweep (abort, a new begin) ends the run and its cache.
-type syncedNodes struct {
-	mu    sync.Mutex
-	nodes map[merkle.Hash][]byte
-	chunk []byte // the free tail of the current chunk
-	bytes int
+type syncedObjects struct {
+	mu     sync.Mutex
+	nodes  map[merkle.Hash][]byte
+	leaves map[merkle.Hash]struct{}
+	chunk  []byte // the free tail of the current chunk
+	bytes  int
 }
 
-func newSyncedNodes() *syncedNodes { return &syncedNodes{nodes: map[merkle.Hash][]byte{}} }
+func newSyncedObjects() *syncedObjects {
+	return &syncedObjects{nodes: map[merkle.Hash][]byte{}, leaves: map[merkle.Hash]struct{}{}}
+}
 
-// add remembers copies of nodes (the proof's buffer is reused) within maxSyncedNodeBytes.
-func (c *syncedNodes) add(nodes []merkle.Blob) {
-	if c == nil || len(nodes) == 0 {
+// add remembers copies of nodes (the proof's buffer is reused) within maxSyncedNodeBytes, and
+// the hashes of leaves within maxSyncedLeaves.
+func (c *syncedObjects) add(nodes, leaves []merkle.Blob) {
+	if c == nil || len(nodes)+len(leaves) == 0 {
 		return
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	for _, l := range leaves {
+		if len(c.leaves) >= maxSyncedLeaves {
+			break
+		}
+		c.leaves[l.Hash] = struct{}{}
+	}
 	for _, n := range nodes {
 		if _, ok := c.nodes[n.Hash]; ok {
 			continue // every proof repeats the nodes above its range
@@ -127,8 +142,19 @@ func (c *syncedNodes) add(nodes []merkle.Blob) {
 	}
 }
 
+// hasLeaf reports whether the run wrote the leaf h.
+func (c *syncedObjects) hasLeaf(h merkle.Hash) bool {
+	if c == nil {
+		return false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	_, ok := c.leaves[h]
+	return ok
+}
+
 // get returns a remembered node's bytes; they are never modified.
-func (c *syncedNodes) get(h merkle.Hash) ([]byte, bool) {
+func (c *syncedObjects) get(h merkle.Hash) ([]byte, bool) {
 	if c == nil {
 		return nil, false
 	}
@@ -147,9 +173,10 @@ func (c *syncedNodes) get(h merkle.Hash) ([]byte, bool) {
 // kept is the list of version seqs kept when the sync began (keptSeqs). If no version was
 // dropped since, no object has been deleted since (only dropping a version deletes objects), so
 // a journaled leaf is known present without reading it back: reading 1 GiB of leaves to check presence cost as
-// much as a third of a sync. Under the same condition the nodes in written (the run's
-// writeSynced, may be nil) are known present and are not read back either.
-func (s *Store) commitSynced(root merkle.Hash, kept []uint64, written *syncedNodes) (Version, error) {
+// much as a third of a sync. Under the same condition the objects in written (the run's
+// writeSynced, may be nil) are known present: their nodes are not read back, and their leaves'
+// journal keys not looked up.
+func (s *Store) commitSynced(root merkle.Hash, kept []uint64, written *syncedObjects) (Version, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	rb := newRefBatch(s, nil)
@@ -183,9 +210,9 @@ func (s *Store) commitSynced(root merkle.Hash, kept []uint64, written *syncedNod
 // in key order through one iterator per kind: a point Get per object (a fresh iterator stack over
 // every sstable, no bloom filters) cost tens of microseconds each, seconds for 100k files. Nodes
 // are read from their final or staged key (a staged object moves to its final key); leaves are
-// only checked for presence, by their tiny journal key when trustJournal. Nodes in written
-// (known present: the caller passes nil unless trustJournal) are not read at all.
-func (s *Store) increfSynced(rb *refBatch, root merkle.Hash, trustJournal bool, written *syncedNodes) error {
+// only checked for presence, by their tiny journal key when trustJournal. Objects in written
+// (known present: the caller passes nil unless trustJournal) are not looked up at all.
+func (s *Store) increfSynced(rb *refBatch, root merkle.Hash, trustJournal bool, written *syncedObjects) error {
 	frontier := []objRef{{tagNode, root}}
 	for len(frontier) > 0 {
 		slices.SortFunc(frontier, func(a, b objRef) int {
@@ -228,7 +255,7 @@ func (s *Store) increfSynced(rb *refBatch, root merkle.Hash, trustJournal bool, 
 				nodes = append(nodes, o)
 			}
 		}
-		if err := s.checkLeaves(rb, leaves, trustJournal); err != nil {
+		if err := s.checkLeaves(rb, leaves, trustJournal, written); err != nil {
 			return err
 		}
 		next, err := s.childrenOf(rb, nodes, written)
@@ -246,8 +273,18 @@ func hasKey(m map[string]uint64, k []byte) bool {
 }
 
 // checkLeaves makes sure every leaf (sorted) is stored under its final key, moving staged ones.
-func (s *Store) checkLeaves(rb *refBatch, leaves []objRef, trustJournal bool) error {
+// Leaves in written are known present (the caller passes nil unless trustJournal).
+func (s *Store) checkLeaves(rb *refBatch, leaves []objRef, trustJournal bool, written *syncedObjects) error {
 	tag := byte(tagLeaf)
+	if written != nil {
+		unknown := leaves[:0:0]
+		for _, o := range leaves {
+			if !written.hasLeaf(o.h) {
+				unknown = append(unknown, o)
+			}
+		}
+		leaves = unknown
+	}
 	keys := make([][]byte, len(leaves))
 	for i, o := range leaves {
 		keys[i] = objKey(tagLeaf, o.h)
@@ -287,7 +324,7 @@ func (s *Store) checkLeaves(rb *refBatch, leaves []objRef, trustJournal bool) er
 
 // childrenOf reads the nodes (sorted) and returns their children. Nodes in written are taken
 // from it, as present under their final keys.
-func (s *Store) childrenOf(rb *refBatch, nodes []objRef, written *syncedNodes) ([]objRef, error) {
+func (s *Store) childrenOf(rb *refBatch, nodes []objRef, written *syncedObjects) ([]objRef, error) {
 	var next []objRef
 	add := func(h merkle.Hash, data []byte) error {
 		ns, ls, err := merkle.NodeRefs(data)
