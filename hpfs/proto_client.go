@@ -153,6 +153,11 @@ type frameRoom struct{ head, tail int }
 // exchange sends req (head is its encoded head) on pc and reads the response. A proof result
 // written to pc's shared region (only when req asked for it) aliases the region.
 func (c *ProtoClient) exchange(ctx context.Context, pc *protoConn, req *FrameRequest, head []byte, room frameRoom) (*FrameResponse, error) {
+	// A call whose context is already done is not sent: the cancellation below only moves the
+	// deadline from another goroutine, which a quick exchange could beat.
+	if err := context.Cause(ctx); err != nil {
+		return nil, err
+	}
 	if dl, ok := ctx.Deadline(); ok {
 		pc.c.SetDeadline(dl)
 	} else {
