@@ -63,6 +63,11 @@ func (c *ProtoClient) Close() error {
 	return nil
 }
 
+// CloseIdle closes the idle connections and unmaps their shared regions; the client stays
+// usable (it dials again when needed). A caller done with a burst of calls (a sync) calls it
+// so that nothing stays pinned meanwhile.
+func (c *ProtoClient) CloseIdle() { c.dropIdle() }
+
 func (c *ProtoClient) dropIdle() {
 	c.mu.Lock()
 	idle := c.idle

@@ -307,3 +307,32 @@ func TestLeaseOfADeadConnectionIsBrokenAndTheNextWorks(t *testing.T) {
 		t.Fatalf("lease after the restart: %v (region %v)", err, l.Shared() != nil)
 	}
 }
+
+// TestCloseIdleKeepsTheClientUsable: CloseIdle drops the pooled connections (and unmaps their
+// regions); the next lease dials anew and shares a fresh region.
+func TestCloseIdleKeepsTheClientUsable(t *testing.T) {
+	d := startDaemon(t, t.TempDir(), 0)
+	pc := NewProtoClient(serveSocket(t, d))
+	defer pc.Close()
+	bg := context.Background()
+	l, err := pc.Lease(bg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Release()
+	pc.CloseIdle()
+	pc.mu.Lock()
+	idle := len(pc.idle)
+	pc.mu.Unlock()
+	if idle != 0 {
+		t.Fatalf("%d idle connections after CloseIdle", idle)
+	}
+	l, err = pc.Lease(bg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Release()
+	if _, err := l.RangeProofIn(bg, d.Store().Head().Root, merkle.Key{}, nil, 0, 0, 7, 64); err != nil || l.Shared() == nil {
+		t.Fatalf("lease after CloseIdle: %v (region %v)", err, l.Shared() != nil)
+	}
+}

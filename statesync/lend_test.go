@@ -39,10 +39,17 @@ func (s *recyclingSource) RangeProof(ctx context.Context, root merkle.Hash, star
 	return p, nil
 }
 
-// lendingSink lends its own buffers and counts the proofs applied from them.
+// lendingSink lends its own buffers and counts the proofs applied from them, and the calls to
+// CloseIdle with the buffers still out at that moment.
 type lendingSink struct {
 	*StoreSink
 	lent, returned, appliedInPlace atomic.Int64
+	closedIdle, outAtClose         atomic.Int64
+}
+
+func (s *lendingSink) CloseIdle() {
+	s.closedIdle.Add(1)
+	s.outAtClose.Add(s.lent.Load() - s.returned.Load())
 }
 
 type lent struct {
@@ -68,7 +75,8 @@ func (b *lent) Apply(ctx context.Context, req ApplyRequest) (ApplyResult, error)
 // TestBuffersLentAndRecycledAcrossTheWireComeBackIntact: a server answering from buffers it
 // recycles gets each one back once its response was sent, a client reading into buffers its
 // sink lends applies the proofs in place and returns every buffer, and the copy is exact
-// although each buffer is overwritten as soon as it is given back.
+// although each buffer is overwritten as soon as it is given back. The sink is told to close
+// what it keeps idle once, when Run returns and no buffer is out any more.
 func TestBuffersLentAndRecycledAcrossTheWireComeBackIntact(t *testing.T) {
 	files := genFiles(300, 5000, 3)
 	var root merkle.Hash
@@ -92,6 +100,9 @@ func TestBuffersLentAndRecycledAcrossTheWireComeBackIntact(t *testing.T) {
 	checkTree(t, local, root, files)
 	if n := sink.appliedInPlace.Load(); n == 0 || sink.lent.Load() != sink.returned.Load() {
 		t.Fatalf("%d proofs applied from lent buffers; %d lent, %d returned", n, sink.lent.Load(), sink.returned.Load())
+	}
+	if sink.closedIdle.Load() != 1 || sink.outAtClose.Load() != 0 {
+		t.Fatalf("CloseIdle called %d times, with %d buffers out", sink.closedIdle.Load(), sink.outAtClose.Load())
 	}
 	served := 0
 	for _, s := range sources {

@@ -94,6 +94,13 @@ type LentBuffer interface {
 	Release()
 }
 
+// IdleCloser is implemented by sinks that keep resources between applies (hpfsd connections
+// and the memory they share): the client calls CloseIdle when Run returns, so a finished sync
+// pins nothing; the sink stays usable.
+type IdleCloser interface {
+	CloseIdle()
+}
+
 // Beginner is implemented by sinks that know, before any proof, what they miss for a target:
 // typically a store that holds an older version, whose ranges can then all be fetched as change
 // proofs from it (ranges with a Base) instead of refetched in full. The client calls Begin once

@@ -21,7 +21,13 @@ var (
 	_ statesync.ProofVerifier = (*Sink)(nil)
 	_ statesync.Beginner      = (*Sink)(nil)
 	_ statesync.BufferLender  = (*Sink)(nil)
+	_ statesync.IdleCloser    = (*Sink)(nil)
 )
+
+// CloseIdle implements statesync.IdleCloser: the connections a sync leaves idle each hold a
+// shared region with the pages its proofs touched (up to a response's size); a finished sync
+// releases them.
+func (s *Sink) CloseIdle() { s.pc.CloseIdle() }
 
 // VerifiesProofs implements statesync.ProofVerifier: hpfsd verifies every proof (range proofs
 // included) before it writes anything, and reports what it proved.
