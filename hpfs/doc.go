@@ -133,5 +133,11 @@
 // (proto_frame.go): the state sync's path, without JSON and base64. In binary mode a proof is
 // written as writev pieces that alias its leaves, which a connection reads ahead into a leaf
 // arena it reuses from proof to proof; the statesync server encodes its response around a proof
-// read with ProtoClient.RangeProofIn/ChangeProofIn, so proof bytes are not copied again.
+// read with ProtoClient.RangeProofIn/ChangeProofIn, so proof bytes are not copied again. A binary
+// connection may also ask for a memfd region shared with the daemon (op share, proto_shared.go;
+// the descriptor comes with the reply as SCM_RIGHTS): proofs are then built into it, and an
+// apply-proof names a proof lying in it, so proof bytes do not cross the socket at all. The
+// daemon verifies such a proof where it lies, and stores only what it verified there; only its
+// client can write to the region, blocked in that call. ProtoClient.Lease hands one connection
+// and its region to one caller; a daemon without op share gives leases without a region.
 package hpfs

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hpfs/hpnode/merkle"
@@ -22,6 +23,8 @@ type ProtoClient struct {
 	mu     sync.Mutex
 	idle   []*protoConn
 	closed bool
+	// noShare is set once the daemon refused op share: leases go without a region.
+	noShare atomic.Bool
 }
 
 // DefaultMaxIdle is how many idle connections a ProtoClient keeps.
@@ -30,6 +33,17 @@ const DefaultMaxIdle = 16
 type protoConn struct {
 	c  net.Conn
 	br *bufio.Reader
+	// shared is the connection's shared region (proto_shared.go), nil without one. It is
+	// unmapped only by close, called by whoever holds the connection alone: the pool for an
+	// idle one, a Lease's Release for a leased one.
+	shared []byte
+}
+
+// close closes the connection and unmaps its region.
+func (pc *protoConn) close() {
+	pc.c.Close()
+	unmapShared(pc.shared)
+	pc.shared = nil
 }
 
 // NewProtoClient returns a client of the daemon listening on socket. It connects lazily.
@@ -44,10 +58,15 @@ func (c *ProtoClient) Close() error {
 	c.idle, c.closed = nil, true
 	c.mu.Unlock()
 	for _, pc := range idle {
-		pc.c.Close()
+		pc.close()
 	}
 	return nil
 }
+
+// CloseIdle closes the idle connections and unmaps their shared regions; the client stays
+// usable (it dials again when needed). A caller done with a burst of calls (a sync) calls it
+// so that nothing stays pinned meanwhile.
+func (c *ProtoClient) CloseIdle() { c.dropIdle() }
 
 func (c *ProtoClient) dropIdle() {
 	c.mu.Lock()
@@ -55,7 +74,7 @@ func (c *ProtoClient) dropIdle() {
 	c.idle = nil
 	c.mu.Unlock()
 	for _, pc := range idle {
-		pc.c.Close()
+		pc.close()
 	}
 }
 
@@ -92,7 +111,7 @@ func (c *ProtoClient) put(pc *protoConn) {
 	}
 	c.mu.Unlock()
 	if pc != nil {
-		pc.c.Close()
+		pc.close()
 	}
 }
 
@@ -116,12 +135,12 @@ func (c *ProtoClient) roundTrip(ctx context.Context, req *FrameRequest, room fra
 		if err != nil {
 			return nil, err
 		}
-		resp, err := c.exchange(ctx, pc, req.Op, head, req.Proof, room)
+		resp, err := c.exchange(ctx, pc, req, head, room)
 		if err == nil {
 			c.put(pc)
 			return resp, nil
 		}
-		pc.c.Close()
+		pc.close()
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("%s: %w", req.Op, context.Cause(ctx))
 		}
@@ -136,7 +155,14 @@ func (c *ProtoClient) roundTrip(ctx context.Context, req *FrameRequest, room fra
 // frameRoom is the free room asked for around a response's body (none: a plain buffer).
 type frameRoom struct{ head, tail int }
 
-func (c *ProtoClient) exchange(ctx context.Context, pc *protoConn, op FrameOp, head, proof []byte, room frameRoom) (*FrameResponse, error) {
+// exchange sends req (head is its encoded head) on pc and reads the response. A proof result
+// written to pc's shared region (only when req asked for it) aliases the region.
+func (c *ProtoClient) exchange(ctx context.Context, pc *protoConn, req *FrameRequest, head []byte, room frameRoom) (*FrameResponse, error) {
+	// A call whose context is already done is not sent: the cancellation below only moves the
+	// deadline from another goroutine, which a quick exchange could beat.
+	if err := context.Cause(ctx); err != nil {
+		return nil, err
+	}
 	if dl, ok := ctx.Deadline(); ok {
 		pc.c.SetDeadline(dl)
 	} else {
@@ -145,7 +171,7 @@ func (c *ProtoClient) exchange(ctx context.Context, pc *protoConn, op FrameOp, h
 	// Cancellation interrupts a blocked read or write by moving the deadline to now.
 	stop := context.AfterFunc(ctx, func() { pc.c.SetDeadline(time.Now()) })
 	defer stop()
-	if err := writeFrame(pc.c, head, proof); err != nil {
+	if err := writeFrame(pc.c, head, req.Proof); err != nil {
 		return nil, fmt.Errorf("send: %w", err)
 	}
 	var buf, body []byte
@@ -159,10 +185,18 @@ func (c *ProtoClient) exchange(ctx context.Context, pc *protoConn, op FrameOp, h
 		return nil, fmt.Errorf("read reply: %w", err)
 	}
 	var resp FrameResponse
-	if err := resp.UnmarshalBinary(op, body); err != nil {
+	if err := resp.UnmarshalBinary(req.Op, body); err != nil {
 		return nil, fmt.Errorf("decode reply: %w", err)
 	}
 	resp.buf = buf
+	if resp.Status == StatusOK && resp.Shared {
+		end := uint64(req.SharedOff) + uint64(resp.SharedLen)
+		if !req.Shared || end > uint64(len(pc.shared)) {
+			return nil, fmt.Errorf("%w: shared proof [%d, %d) outside the %d-byte region (asked: %v)", ErrMalformedFrame, req.SharedOff, end, len(pc.shared), req.Shared)
+		}
+		resp.buf = pc.shared[:end]
+		resp.Proof = pc.shared[req.SharedOff:end]
+	}
 	return &resp, nil
 }
 

@@ -18,10 +18,12 @@ import (
 //	frame    = length uint32 (big endian, ≤ MaxFrameBytes) | body
 //	request  = op u8 | kind u8 | flags u8 | base [32] | root [32] | max_entries u32 |
 //	           max_bytes u32 | start (u32 len | bytes) | [end (u32 len | bytes), if flags&1] |
-//	           proof (the rest)
+//	           [shared offset u32, if flags&4 | shared length u32, if flags&4 and apply-proof] |
+//	           proof (the rest; empty when flags&4)
 //	response = status u8 | status == 0: op-specific result | else: message (the rest, UTF-8)
-//	  range-proof, change-proof result: flags u8 (1: end present, 2: fallback) |
-//	           [end (u32 len | bytes)] | proof (the rest)
+//	  range-proof, change-proof result: flags u8 (1: end present, 2: fallback, 4: shared) |
+//	           [end (u32 len | bytes)] | flags&4: proof length u32 | else: proof (the rest)
+//	  share result: region size u32 (the region's memfd rides along as SCM_RIGHTS)
 //	  apply-proof, sync.begin result: done u8 | done: seq u64 | root [32] | unix nanos i64
 //	           | else: count u32 | count × (flags u8 (1: end, 2: base) | start | [end] | [base [32]])
 //	           then, for apply-proof only, what the proof proved: flags u8 (1: end present,
@@ -56,6 +58,8 @@ const (
 	FrameChangeProof FrameOp = 2
 	FrameApplyProof  FrameOp = 3
 	FrameSyncBegin   FrameOp = 4
+	// FrameShare asks for a region of memory shared with the daemon (proto_shared.go).
+	FrameShare FrameOp = 5
 )
 
 // String names the operation as the JSON protocol does.
@@ -69,6 +73,8 @@ func (o FrameOp) String() string {
 		return OpApplyProof
 	case FrameSyncBegin:
 		return OpSyncBegin
+	case FrameShare:
+		return "share"
 	}
 	return fmt.Sprintf("op(%d)", uint8(o))
 }

@@ -28,6 +28,9 @@ func validRequests() []FrameRequest {
 		{Op: FrameApplyProof, Kind: KindRange, Root: testHash(4), Start: merkle.Key("x\x00"), Proof: []byte{1, 2, 3}},
 		{Op: FrameApplyProof, Kind: KindChange, Base: testHash(5), Root: testHash(6), Start: merkle.Key{}, End: merkle.Key("z\x00"), Proof: []byte("proof")},
 		{Op: FrameSyncBegin, Root: testHash(7), Start: merkle.Key{}},
+		{Op: FrameRangeProof, Root: testHash(1), Start: merkle.Key{}, End: merkle.Key("b\x00"), Shared: true, SharedOff: 7},
+		{Op: FrameApplyProof, Kind: KindRange, Root: testHash(4), Start: merkle.Key{}, Shared: true, SharedOff: 9, SharedLen: 1 << 20},
+		{Op: FrameShare, Start: merkle.Key{}, MaxBytes: DefaultSharedBytes},
 	}
 }
 
@@ -56,6 +59,11 @@ func validResponses() map[FrameOp][]FrameResponse {
 		},
 		FrameChangeProof: {
 			{Proof: []byte("p"), Fallback: true, End: merkle.Key{}},
+			{Fallback: true, End: merkle.Key("e\x00"), Shared: true, SharedLen: 12345},
+		},
+		FrameShare: {
+			{SharedLen: DefaultSharedBytes},
+			{Status: StatusError, Message: "no memfd"},
 		},
 		FrameApplyProof: {
 			{Sync: SyncStatus{Remaining: []merkle.KeyRange{{Start: merkle.Key{}, End: merkle.Key("a\x00")},

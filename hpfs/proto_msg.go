@@ -25,6 +25,11 @@ type FrameRequest struct {
 	MaxEntries, MaxBytes uint32
 	// Proof is the marshalled proof of an apply-proof.
 	Proof []byte
+	// Shared says the proof lies in the connection's shared region (FrameShare) instead of
+	// the frame: an apply-proof's at [SharedOff, SharedOff+SharedLen); a range or change proof
+	// being built is written from SharedOff when it fits, else sent in the frame.
+	Shared               bool
+	SharedOff, SharedLen uint32
 }
 
 const (
@@ -32,6 +37,7 @@ const (
 	flagFallback = 2 // proof results
 	flagBase     = 2 // remaining ranges
 	flagComplete = 2 // proof summaries
+	flagShared   = 4 // requests and proof results: the proof is in the shared region
 )
 
 // appendHead appends the request's fields before the proof, so a client can send the proof
@@ -44,6 +50,9 @@ func (q *FrameRequest) appendHead(b []byte) ([]byte, error) {
 	if q.End != nil {
 		flags |= flagEnd
 	}
+	if q.Shared {
+		flags |= flagShared
+	}
 	b = append(b, byte(q.Op), byte(q.Kind), flags)
 	b = append(b, q.Base[:]...)
 	b = append(b, q.Root[:]...)
@@ -52,6 +61,12 @@ func (q *FrameRequest) appendHead(b []byte) ([]byte, error) {
 	b = appendKey(b, q.Start)
 	if q.End != nil {
 		b = appendKey(b, q.End)
+	}
+	if q.Shared {
+		b = binary.BigEndian.AppendUint32(b, q.SharedOff)
+		if q.Op == FrameApplyProof {
+			b = binary.BigEndian.AppendUint32(b, q.SharedLen)
+		}
 	}
 	return b, nil
 }
@@ -71,9 +86,22 @@ func (q *FrameRequest) validate() error {
 		if q.Kind != 0 || len(q.Proof) != 0 {
 			return fmt.Errorf("%w: %s carries a proof kind or proof", ErrMalformedFrame, q.Op)
 		}
+		if q.Shared && q.Op == FrameSyncBegin {
+			return fmt.Errorf("%w: sync.begin with a shared proof", ErrMalformedFrame)
+		}
 	case FrameApplyProof:
 		if q.Kind != KindRange && q.Kind != KindChange {
 			return fmt.Errorf("%w: apply-proof of %s", ErrMalformedFrame, q.Kind)
+		}
+		if q.Shared && len(q.Proof) != 0 {
+			return fmt.Errorf("%w: apply-proof with a proof both shared and in the frame", ErrMalformedFrame)
+		}
+	case FrameShare:
+		if q.Kind != 0 || len(q.Proof) != 0 || q.Shared {
+			return fmt.Errorf("%w: share carries a proof kind, proof or shared proof", ErrMalformedFrame)
+		}
+		if q.MaxBytes == 0 || q.MaxBytes > MaxSharedBytes {
+			return fmt.Errorf("%w: shared region of %d bytes (1 to %d)", ErrMalformedFrame, q.MaxBytes, MaxSharedBytes)
 		}
 	default:
 		return fmt.Errorf("%w: unknown %s", ErrMalformedFrame, q.Op)
@@ -97,8 +125,14 @@ func (q *FrameRequest) UnmarshalBinary(b []byte) error {
 	if flags&flagEnd != 0 {
 		q.End = r.key("end")
 	}
-	if r.err == nil && flags&^flagEnd != 0 {
+	if r.err == nil && flags&^(flagEnd|flagShared) != 0 {
 		r.fail("unknown request flags %#x", flags)
+	}
+	if q.Shared = flags&flagShared != 0; q.Shared {
+		q.SharedOff = r.u32("shared offset")
+		if q.Op == FrameApplyProof {
+			q.SharedLen = r.u32("shared length")
+		}
 	}
 	if q.Proof = r.rest(); len(q.Proof) == 0 {
 		q.Proof = nil
@@ -119,6 +153,11 @@ type FrameResponse struct {
 	Proof    []byte
 	End      merkle.Key
 	Fallback bool
+	// Shared says a proof result was written to the connection's shared region at the
+	// request's SharedOff, SharedLen bytes of it (Proof then aliases the region on the client
+	// side); for share, SharedLen is the region's size.
+	Shared    bool
+	SharedLen uint32
 	// Sync is the result of apply-proof and sync.begin.
 	Sync SyncStatus
 
@@ -180,6 +219,9 @@ func (p *FrameResponse) appendHead(op FrameOp, b []byte) ([]byte, error) {
 		if p.Fallback {
 			flags |= flagFallback
 		}
+		if p.Shared {
+			flags |= flagShared
+		}
 		if len(p.End) > MaxFrameKeyLen {
 			return nil, fmt.Errorf("%w: end key longer than %d bytes", ErrMalformedFrame, MaxFrameKeyLen)
 		}
@@ -187,7 +229,12 @@ func (p *FrameResponse) appendHead(op FrameOp, b []byte) ([]byte, error) {
 		if p.End != nil {
 			b = appendKey(b, p.End)
 		}
+		if p.Shared {
+			b = binary.BigEndian.AppendUint32(b, p.SharedLen)
+		}
 		return b, nil
+	case FrameShare:
+		return binary.BigEndian.AppendUint32(b, p.SharedLen), nil
 	case FrameApplyProof, FrameSyncBegin:
 		if p.Sync.Done {
 			b = append(b, 1)
@@ -271,7 +318,7 @@ func (p *FrameResponse) MarshalBinary(op FrameOp) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if p.Status == StatusOK && (op == FrameRangeProof || op == FrameChangeProof) {
+	if p.Status == StatusOK && (op == FrameRangeProof || op == FrameChangeProof) && !p.Shared {
 		b = append(b, p.Proof...)
 		for _, part := range p.proofParts {
 			b = append(b, part...)
@@ -303,15 +350,25 @@ func (p *FrameResponse) UnmarshalBinary(op FrameOp, b []byte) error {
 		if flags&flagEnd != 0 {
 			p.End = r.key("end")
 		}
-		if r.err == nil && flags&^(flagEnd|flagFallback) != 0 {
+		if r.err == nil && flags&^(flagEnd|flagFallback|flagShared) != 0 {
 			r.fail("unknown proof flags %#x", flags)
 		}
 		if r.err == nil && flags&flagFallback != 0 && op != FrameChangeProof {
 			r.fail("a range proof marked fallback")
 		}
 		p.Fallback = flags&flagFallback != 0
+		if p.Shared = flags&flagShared != 0; p.Shared {
+			p.SharedLen = r.u32("shared proof length")
+			return r.done("shared proof result")
+		}
 		p.Proof = r.rest()
 		return r.err
+	case FrameShare:
+		p.SharedLen = r.u32("shared region size")
+		if r.err == nil && (p.SharedLen == 0 || p.SharedLen > MaxSharedBytes) {
+			r.fail("shared region of %d bytes (1 to %d)", p.SharedLen, MaxSharedBytes)
+		}
+		return r.done("share result")
 	case FrameApplyProof, FrameSyncBegin:
 		switch done := r.u8("done"); {
 		case r.err != nil:

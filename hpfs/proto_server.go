@@ -33,6 +33,10 @@ func (d *Daemon) serveBinary(ctx context.Context, conn net.Conn, br *bufio.Reade
 	// sc is the connection's proof arena, reused likewise: a proof's leaves are written to
 	// conn (replyFrame) before the next frame is read.
 	var sc proofScratch
+	// shared is the connection's shared region (op share), unmapped when the connection ends:
+	// nothing a handler keeps aliases it either.
+	var shared []byte
+	defer func() { unmapShared(shared) }()
 	for {
 		body, err := readFrameInto(br, buf, MaxFrameBytes)
 		if err != nil {
@@ -51,8 +55,14 @@ func (d *Daemon) serveBinary(ctx context.Context, conn net.Conn, br *bufio.Reade
 		var resp *FrameResponse
 		if err := req.UnmarshalBinary(body); err != nil {
 			resp = errorResponse(fmt.Errorf("decode request: %w", err))
+		} else if req.Op == FrameShare {
+			if err := d.replyShare(conn, &req, &shared); err != nil {
+				d.log.Debug("control: share", "err", err)
+				return
+			}
+			continue
 		} else {
-			resp = d.handleFrame(&req, &sc)
+			resp = d.handleFrame(&req, &sc, shared)
 		}
 		if err := d.replyFrame(conn, req.Op, resp); err != nil {
 			d.log.Debug("control: write frame", "op", req.Op, "err", err)
@@ -71,7 +81,7 @@ func (d *Daemon) replyFrame(w io.Writer, op FrameOp, resp *FrameResponse) error 
 		resp = errorResponse(fmt.Errorf("encode response: %w", err))
 		head, _ = resp.appendHead(op, nil)
 	}
-	if resp.Status == StatusOK && (op == FrameRangeProof || op == FrameChangeProof) {
+	if resp.Status == StatusOK && (op == FrameRangeProof || op == FrameChangeProof) && !resp.Shared {
 		if resp.proofParts != nil {
 			// The proof's leaves go from where the proof holds them straight to the socket.
 			return writeFrame(w, append([][]byte{head}, resp.proofParts...)...)
@@ -82,8 +92,10 @@ func (d *Daemon) replyFrame(w io.Writer, op FrameOp, resp *FrameResponse) error 
 }
 
 // handleFrame executes one decoded binary request.
-// A proof's leaves lie in sc's arena: resp must be written before sc's next use.
-func (d *Daemon) handleFrame(req *FrameRequest, sc *proofScratch) *FrameResponse {
+// A proof's leaves lie in sc's arena: resp must be written before sc's next use. shared is the
+// connection's shared region (nil: none): a proof asked for there is copied into it when it
+// fits, and an apply-proof's proof may lie in it.
+func (d *Daemon) handleFrame(req *FrameRequest, sc *proofScratch, shared []byte) *FrameResponse {
 	var resp FrameResponse
 	var err error
 	switch req.Op {
@@ -92,13 +104,21 @@ func (d *Daemon) handleFrame(req *FrameRequest, sc *proofScratch) *FrameResponse
 		if p, err = d.rangeProof(sc, req.Root, req.Start, req.End, int(req.MaxEntries), int(req.MaxBytes)); err == nil {
 			resp.proofParts, resp.End = rangeProofParts(p), p.End
 		}
+		resp.shareProof(req, shared)
 	case FrameChangeProof:
 		var p *merkle.ChangeProof
 		if p, err = d.changeProof(sc, req.Base, req.Root, req.Start, req.End, int(req.MaxEntries), int(req.MaxBytes)); err == nil {
 			resp.proofParts, resp.End, resp.Fallback = changeProofParts(p), p.End, p.Fallback
 		}
+		resp.shareProof(req, shared)
 	case FrameApplyProof:
-		resp.Sync, err = d.ApplyProof(req.Kind, req.Base, req.Root, req.Start, req.End, req.Proof)
+		proof := req.Proof
+		if req.Shared {
+			if proof, err = sharedProof(shared, req); err != nil {
+				break
+			}
+		}
+		resp.Sync, err = d.ApplyProof(req.Kind, req.Base, req.Root, req.Start, req.End, proof)
 	case FrameSyncBegin:
 		resp.Sync, err = d.BeginSync(req.Root)
 	default:
@@ -108,4 +128,15 @@ func (d *Daemon) handleFrame(req *FrameRequest, sc *proofScratch) *FrameResponse
 		return errorResponse(err)
 	}
 	return &resp
+}
+
+// shareProof moves a built proof into the shared region when the request asked for it and it
+// fits there; otherwise it goes in the frame.
+func (p *FrameResponse) shareProof(req *FrameRequest, shared []byte) {
+	if !req.Shared || p.proofParts == nil {
+		return
+	}
+	if n, ok := putShared(shared, req.SharedOff, p.proofParts); ok {
+		p.Shared, p.SharedLen, p.proofParts = true, n, nil
+	}
 }

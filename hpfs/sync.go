@@ -63,6 +63,8 @@ type syncRun struct {
 	unpin  func() // releases the pin on the base version; nil without a base
 	// kept are the version seqs kept when the run started (see Store.commitSynced).
 	kept []uint64
+	// written are the objects the run's applies wrote, for the commit at Done.
+	written *syncedObjects
 	// commit is closed when the commit at Done has ended, with ver and err set; committing
 	// says the syncer is done for target and one apply has taken the job of committing it.
 	// A committing run never moves to another target.
@@ -341,7 +343,7 @@ func (d *Daemon) beginSync(ss *syncState, target merkle.Hash) (SyncStatus, *sync
 		return SyncStatus{}, nil, fmt.Errorf("sync begin: %w", err)
 	}
 	if !useBase {
-		ss.run = &syncRun{syncer: merkle.NewSyncer(bookStore{d.store}, target, d.store.Params()), commit: make(chan struct{}), kept: d.store.keptSeqs()}
+		ss.run = &syncRun{syncer: merkle.NewSyncer(bookStore{d.store}, target, d.store.Params()), commit: make(chan struct{}), kept: d.store.keptSeqs(), written: newSyncedObjects()}
 		d.log.Info("sync begin", "target", hex8(target))
 		return SyncStatus{Remaining: ss.run.syncer.Remaining()}, nil, nil
 	}
@@ -356,7 +358,7 @@ func (d *Daemon) beginSync(ss *syncState, target merkle.Hash) (SyncStatus, *sync
 		return SyncStatus{}, nil, fmt.Errorf("sync begin: %w", err)
 	}
 	sy.SetTarget(target)
-	ss.run = &syncRun{syncer: sy, unpin: unpin, commit: make(chan struct{}), kept: d.store.keptSeqs()}
+	ss.run = &syncRun{syncer: sy, unpin: unpin, commit: make(chan struct{}), kept: d.store.keptSeqs(), written: newSyncedObjects()}
 	d.log.Info("sync begin", "target", hex8(target), "base", hex8(head.Root))
 	return SyncStatus{Remaining: sy.Remaining()}, nil, nil
 }
@@ -454,14 +456,14 @@ func (d *Daemon) applyVerified(ss *syncState, v *merkle.Verified) (SyncStatus, *
 			return SyncStatus{Done: true, Version: ver}, nil, nil
 		}
 		// A client that did not begin (the JSON protocol's first form): the whole key space.
-		run = &syncRun{syncer: merkle.NewSyncer(bookStore{d.store}, target, d.store.Params()), commit: make(chan struct{}), kept: d.store.keptSeqs()}
+		run = &syncRun{syncer: merkle.NewSyncer(bookStore{d.store}, target, d.store.Params()), commit: make(chan struct{}), kept: d.store.keptSeqs(), written: newSyncedObjects()}
 		ss.run = run
 	case run.syncer.Target() != target:
 		run.syncer.SetTarget(target)
 	}
 	ss.mu.Unlock()
 
-	if err := d.store.writeSynced(v); err != nil {
+	if err := d.store.writeSynced(v, run.written); err != nil {
 		return SyncStatus{}, nil, fmt.Errorf("apply proof: %w", err)
 	}
 
@@ -499,7 +501,7 @@ func (d *Daemon) finishSync(ss *syncState, run *syncRun) (SyncStatus, error) {
 		d.mu.Lock()
 		if d.rw != nil {
 			run.err = ErrSessionOpen
-		} else if run.ver, run.err = d.store.commitSynced(run.target, run.kept); run.err == nil {
+		} else if run.ver, run.err = d.store.commitSynced(run.target, run.kept, run.written); run.err == nil {
 			d.current = d.newROInode(run.ver)
 			d.root.AddChild(CurrentView, d.current, true)
 		}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 
 	"github.com/cockroachdb/pebble/v2"
 
@@ -37,8 +38,9 @@ func journalKey(tag byte, h merkle.Hash) []byte {
 }
 
 // writeSynced stores the nodes and leaves of a verified proof under their final keys with their
-// journal keys, in one unsynced batch: a crash loses at most what a sync refetches.
-func (s *Store) writeSynced(v *merkle.Verified) error {
+// journal keys, in one unsynced batch: a crash loses at most what a sync refetches. Once the
+// batch is committed, its objects are also remembered in written (nil: not remembered).
+func (s *Store) writeSynced(v *merkle.Verified, written *syncedObjects) error {
 	size := 0
 	for _, n := range v.Nodes {
 		size += len(n.Data) + 80
@@ -71,7 +73,95 @@ func (s *Store) writeSynced(v *merkle.Verified) error {
 		return fmt.Errorf("write synced objects: %w", err)
 	}
 	committed = true
+	written.add(v.Nodes, v.Leaves)
 	return nil
+}
+
+// maxSyncedNodeBytes bounds the node bytes a sync run remembers (a 100k-file tree's nodes take
+// a few MiB); past it, the commit reads the rest from the store as before.
+const maxSyncedNodeBytes = 64 << 20
+
+// syncedNodeChunk is the size of the chunks remembered nodes are copied into: one allocation
+// per MiB of nodes, not one per node.
+const syncedNodeChunk = 1 << 20
+
+// maxSyncedLeaves bounds the leaf hashes a sync run remembers (a million leaves: 64 GiB of
+// large files, or a million small ones); past it, the commit checks the rest's journal keys.
+const maxSyncedLeaves = 1 << 20
+
+// syncedObjects remembers the nodes one sync run wrote (writeSynced) and the hashes of its
+// leaves, so that the commit at Done learns the tree's shape and the leaves' presence from
+// memory instead of seeking pebble once per object: over a 1 GiB sync's overlapping L0 files
+// each seek cost ~19 µs, 0.2 CPU-s for 10k files (0.3 for 100k small files' journal keys),
+// all of it on the serial tail of the sync.
+//
+// Invariant: every object in it was committed to its final key, with its journal key, while its
+// run was the daemon's sync. It is proof of presence only while no version has been dropped
+// since the run began (Store.stillKept: nothing was deleted), the condition under which the
+// journal is trusted too; a run's sweep (abort, a new begin) ends the run and its cache.
+type syncedObjects struct {
+	mu     sync.Mutex
+	nodes  map[merkle.Hash][]byte
+	leaves map[merkle.Hash]struct{}
+	chunk  []byte // the free tail of the current chunk
+	bytes  int
+}
+
+func newSyncedObjects() *syncedObjects {
+	return &syncedObjects{nodes: map[merkle.Hash][]byte{}, leaves: map[merkle.Hash]struct{}{}}
+}
+
+// add remembers copies of nodes (the proof's buffer is reused) within maxSyncedNodeBytes, and
+// the hashes of leaves within maxSyncedLeaves.
+func (c *syncedObjects) add(nodes, leaves []merkle.Blob) {
+	if c == nil || len(nodes)+len(leaves) == 0 {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, l := range leaves {
+		if len(c.leaves) >= maxSyncedLeaves {
+			break
+		}
+		c.leaves[l.Hash] = struct{}{}
+	}
+	for _, n := range nodes {
+		if _, ok := c.nodes[n.Hash]; ok {
+			continue // every proof repeats the nodes above its range
+		}
+		if c.bytes+len(n.Data) > maxSyncedNodeBytes {
+			return
+		}
+		if len(n.Data) > cap(c.chunk) {
+			c.chunk = make([]byte, 0, max(syncedNodeChunk, len(n.Data)))
+		}
+		d := append(c.chunk, n.Data...)
+		c.chunk = d[len(d):]
+		c.nodes[n.Hash] = d[:len(n.Data):len(n.Data)]
+		c.bytes += len(n.Data)
+	}
+}
+
+// hasLeaf reports whether the run wrote the leaf h.
+func (c *syncedObjects) hasLeaf(h merkle.Hash) bool {
+	if c == nil {
+		return false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	_, ok := c.leaves[h]
+	return ok
+}
+
+// get returns a remembered node's bytes; they are never modified.
+func (c *syncedObjects) get(h merkle.Hash) ([]byte, bool) {
+	if c == nil {
+		return nil, false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	d, ok := c.nodes[h]
+	return d, ok
 }
 
 // commitSynced makes root, whose objects a sync wrote with writeSynced (or which the store
@@ -83,13 +173,19 @@ func (s *Store) writeSynced(v *merkle.Verified) error {
 // kept is the list of version seqs kept when the sync began (keptSeqs). If no version was
 // dropped since, no object has been deleted since (only dropping a version deletes objects), so
 // a journaled leaf is known present without reading it back: reading 1 GiB of leaves to check presence cost as
-// much as a third of a sync.
-func (s *Store) commitSynced(root merkle.Hash, kept []uint64) (Version, error) {
+// much as a third of a sync. Under the same condition the objects in written (the run's
+// writeSynced, may be nil) are known present: their nodes are not read back, and their leaves'
+// journal keys not looked up.
+func (s *Store) commitSynced(root merkle.Hash, kept []uint64, written *syncedObjects) (Version, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	rb := newRefBatch(s, nil)
 	defer rb.b.Close()
-	if err := s.increfSynced(rb, root, s.stillKept(kept)); err != nil {
+	trust := s.stillKept(kept)
+	if !trust {
+		written = nil
+	}
+	if err := s.increfSynced(rb, root, trust, written); err != nil {
 		return Version{}, fmt.Errorf("commit synced %s: %w", root, err)
 	}
 	nv, err := s.addVersion(rb, root)
@@ -114,8 +210,9 @@ func (s *Store) commitSynced(root merkle.Hash, kept []uint64) (Version, error) {
 // in key order through one iterator per kind: a point Get per object (a fresh iterator stack over
 // every sstable, no bloom filters) cost tens of microseconds each, seconds for 100k files. Nodes
 // are read from their final or staged key (a staged object moves to its final key); leaves are
-// only checked for presence, by their tiny journal key when trustJournal.
-func (s *Store) increfSynced(rb *refBatch, root merkle.Hash, trustJournal bool) error {
+// only checked for presence, by their tiny journal key when trustJournal. Objects in written
+// (known present: the caller passes nil unless trustJournal) are not looked up at all.
+func (s *Store) increfSynced(rb *refBatch, root merkle.Hash, trustJournal bool, written *syncedObjects) error {
 	frontier := []objRef{{tagNode, root}}
 	for len(frontier) > 0 {
 		slices.SortFunc(frontier, func(a, b objRef) int {
@@ -158,10 +255,10 @@ func (s *Store) increfSynced(rb *refBatch, root merkle.Hash, trustJournal bool) 
 				nodes = append(nodes, o)
 			}
 		}
-		if err := s.checkLeaves(rb, leaves, trustJournal); err != nil {
+		if err := s.checkLeaves(rb, leaves, trustJournal, written); err != nil {
 			return err
 		}
-		next, err := s.childrenOf(rb, nodes)
+		next, err := s.childrenOf(rb, nodes, written)
 		if err != nil {
 			return err
 		}
@@ -176,8 +273,18 @@ func hasKey(m map[string]uint64, k []byte) bool {
 }
 
 // checkLeaves makes sure every leaf (sorted) is stored under its final key, moving staged ones.
-func (s *Store) checkLeaves(rb *refBatch, leaves []objRef, trustJournal bool) error {
+// Leaves in written are known present (the caller passes nil unless trustJournal).
+func (s *Store) checkLeaves(rb *refBatch, leaves []objRef, trustJournal bool, written *syncedObjects) error {
 	tag := byte(tagLeaf)
+	if written != nil {
+		unknown := leaves[:0:0]
+		for _, o := range leaves {
+			if !written.hasLeaf(o.h) {
+				unknown = append(unknown, o)
+			}
+		}
+		leaves = unknown
+	}
 	keys := make([][]byte, len(leaves))
 	for i, o := range leaves {
 		keys[i] = objKey(tagLeaf, o.h)
@@ -215,12 +322,9 @@ func (s *Store) checkLeaves(rb *refBatch, leaves []objRef, trustJournal bool) er
 	return nil
 }
 
-// childrenOf reads the nodes (sorted) and returns their children.
-func (s *Store) childrenOf(rb *refBatch, nodes []objRef) ([]objRef, error) {
-	keys := make([][]byte, len(nodes))
-	for i, o := range nodes {
-		keys[i] = objKey(tagNode, o.h)
-	}
+// childrenOf reads the nodes (sorted) and returns their children. Nodes in written are taken
+// from it, as present under their final keys.
+func (s *Store) childrenOf(rb *refBatch, nodes []objRef, written *syncedObjects) ([]objRef, error) {
 	var next []objRef
 	add := func(h merkle.Hash, data []byte) error {
 		ns, ls, err := merkle.NodeRefs(data)
@@ -235,6 +339,18 @@ func (s *Store) childrenOf(rb *refBatch, nodes []objRef) ([]objRef, error) {
 		}
 		return nil
 	}
+	keys := make([][]byte, 0, len(nodes))
+	unread := nodes[:0:0]
+	for _, o := range nodes {
+		if data, ok := written.get(o.h); ok {
+			if err := add(o.h, data); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		keys = append(keys, objKey(tagNode, o.h))
+		unread = append(unread, o)
+	}
 	found := map[string]bool{}
 	err := s.lookupSorted(tagNode, keys, func(k, v []byte) error {
 		found[string(k)] = true
@@ -245,7 +361,7 @@ func (s *Store) childrenOf(rb *refBatch, nodes []objRef) ([]objRef, error) {
 	if err != nil {
 		return nil, err
 	}
-	for i, o := range nodes {
+	for i, o := range unread {
 		if found[string(keys[i])] {
 			continue
 		}

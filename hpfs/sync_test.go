@@ -317,3 +317,36 @@ func TestSyncFinishesAfterVersionsDroppedMidSync(t *testing.T) {
 	checkScratch(t, dst.path("current"), v2)
 	checkRefcounts(t, dst.Store())
 }
+
+// TestSyncedObjectsKeepCopiesWithinTheirBound: the nodes a sync run remembers for its commit are
+// copies (the proof's buffer is reused for the next proof), each stored once, and no more than
+// maxSyncedNodeBytes of them.
+func TestSyncedObjectsKeepCopiesWithinTheirBound(t *testing.T) {
+	c := newSyncedObjects()
+	data := []byte("node bytes")
+	h := merkle.Hash{1}
+	c.add([]merkle.Blob{{Hash: h, Data: data}, {Hash: h, Data: data}}, []merkle.Blob{{Hash: merkle.Hash{9}}})
+	copy(data, "overwrite!")
+	if got, ok := c.get(h); !ok || string(got) != "node bytes" {
+		t.Fatalf("remembered %q, %v; want a copy of the original bytes", got, ok)
+	}
+	if c.bytes != len("node bytes") {
+		t.Fatalf("%d bytes remembered for one node added twice", c.bytes)
+	}
+	big := make([]byte, maxSyncedNodeBytes/2)
+	c.add([]merkle.Blob{{Hash: merkle.Hash{2}, Data: big}, {Hash: merkle.Hash{3}, Data: big}}, nil)
+	if _, ok := c.get(merkle.Hash{2}); !ok {
+		t.Fatal("a node within the bound was not remembered")
+	}
+	if _, ok := c.get(merkle.Hash{3}); ok || c.bytes > maxSyncedNodeBytes {
+		t.Fatalf("remembered %d bytes, bound %d", c.bytes, maxSyncedNodeBytes)
+	}
+	var none *syncedObjects
+	none.add([]merkle.Blob{{Hash: h, Data: data}}, []merkle.Blob{{Hash: h}})
+	if _, ok := none.get(h); ok || none.hasLeaf(h) {
+		t.Fatal("a nil cache remembered an object")
+	}
+	if !c.hasLeaf(merkle.Hash{9}) || c.hasLeaf(h) {
+		t.Fatal("leaves remembered wrongly")
+	}
+}

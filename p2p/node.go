@@ -69,7 +69,7 @@ type Node struct {
 	hmu         sync.RWMutex
 	handlers    map[Kind]Handler
 	verifiers   map[Kind]Verifier
-	reqHandlers map[Kind]RequestHandler
+	reqHandlers map[Kind]ReleasingHandler
 
 	mu        sync.Mutex
 	peers     map[PeerID]*peer
@@ -110,7 +110,7 @@ func New(cfg Config) (*Node, error) {
 	n := &Node{
 		cfg: cfg, id: id, log: cfg.Logger.With("node", id.String()), met: cfg.Metrics,
 		book:     newBook(id, cfg.Bootstrap, cfg.BackoffMin, cfg.BackoffMax),
-		handlers: map[Kind]Handler{}, verifiers: map[Kind]Verifier{}, reqHandlers: map[Kind]RequestHandler{},
+		handlers: map[Kind]Handler{}, verifiers: map[Kind]Verifier{}, reqHandlers: map[Kind]ReleasingHandler{},
 		peers: map[PeerID]*peer{}, banned: map[PeerID]time.Time{}, inbound: map[string]int{},
 		hostBad: map[string]*bucket{}, hostBan: map[string]time.Time{},
 		tlsServer: srv, tlsClient: cli,

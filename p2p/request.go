@@ -16,6 +16,12 @@ import (
 // sent back as its text.
 type RequestHandler func(ctx context.Context, from PeerID, req []byte) ([]byte, error)
 
+// ReleasingHandler is a RequestHandler whose response lies in memory the handler wants back
+// (a buffer it recycles, a mapping it shares): the node calls release, when not nil, once the
+// response has been written to the stream or will never be, and never touches the response
+// after that. An error response is sent as its text; release is still called.
+type ReleasingHandler func(ctx context.Context, from PeerID, req []byte) (resp []byte, release func(), err error)
+
 // Request errors callers branch on.
 var (
 	ErrResponseTooLarge = errors.New("p2p: response exceeds the requester's bound")
@@ -37,6 +43,14 @@ const requestSlack = 250 * time.Millisecond
 
 // HandleRequest registers h for requests of kind, replacing any earlier one.
 func (n *Node) HandleRequest(kind Kind, h RequestHandler) {
+	n.HandleRequestReleasing(kind, func(ctx context.Context, from PeerID, req []byte) ([]byte, func(), error) {
+		resp, err := h(ctx, from, req)
+		return resp, nil, err
+	})
+}
+
+// HandleRequestReleasing registers h for requests of kind, replacing any earlier handler.
+func (n *Node) HandleRequestReleasing(kind Kind, h ReleasingHandler) {
 	n.hmu.Lock()
 	n.reqHandlers[kind] = h
 	n.hmu.Unlock()
@@ -198,7 +212,13 @@ func (p *peer) serveRequest(str *quic.Stream) {
 	if dl, ok := ctx.Deadline(); ok {
 		str.SetWriteDeadline(dl)
 	}
-	resp, err := h(ctx, p.id, r.Body)
+	resp, release, err := h(ctx, p.id, r.Body)
+	if release != nil {
+		// Safe once respond returned: quic-go's Write returns only after copying every byte
+		// it will send into its own frames, and sends nothing more of p after a reset or a
+		// shutdown (v0.65's SendStream.write and popNewStreamFrameForPacket).
+		defer release()
+	}
 	switch {
 	case ctx.Err() != nil:
 		str.CancelWrite(codeCancelled)

@@ -121,3 +121,45 @@ func TestRequestDeadlineAndCancelReachHandler(t *testing.T) {
 		t.Fatal("cancellation did not reach the handler")
 	}
 }
+
+// TestReleasingHandlerGetsItsBufferBackAfterTheResponse: a handler answering from a buffer it
+// recycles gets it back exactly once per request, after the response was written (the
+// requester sees the bytes as they were when the handler returned, although the release
+// overwrites them), and also when it answered with an error.
+func TestReleasingHandlerGetsItsBufferBackAfterTheResponse(t *testing.T) {
+	a := startNode(t, fastConfig(newKey(t)))
+	released := make(chan string, 4)
+	a.HandleRequestReleasing(kindTestReq, func(_ context.Context, _ PeerID, req []byte) ([]byte, func(), error) {
+		buf := bytes.Repeat(req, 100_000)
+		release := func() {
+			clear(buf) // a recycled buffer is overwritten by its next use
+			released <- string(req)
+		}
+		if string(req) == "err" {
+			return nil, release, errors.New("refused")
+		}
+		return buf, release, nil
+	})
+	b := connectPair(t, a, fastConfig(newKey(t)))
+	resp, err := b.Request(context.Background(), a.ID(), kindTestReq, []byte("xy"), 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(resp, bytes.Repeat([]byte("xy"), 100_000)) {
+		t.Fatal("the response was changed by its release")
+	}
+	if got := <-released; got != "xy" {
+		t.Fatalf("released %q", got)
+	}
+	if _, err := b.Request(context.Background(), a.ID(), kindTestReq, []byte("err"), 1<<20); !errors.Is(err, ErrRemote) {
+		t.Fatalf("handler error: %v", err)
+	}
+	if got := <-released; got != "err" {
+		t.Fatalf("released %q", got)
+	}
+	select {
+	case got := <-released:
+		t.Fatalf("released %q twice", got)
+	default:
+	}
+}

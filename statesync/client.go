@@ -150,6 +150,10 @@ func (c *Client) Run(ctx context.Context, target merkle.Hash) error {
 	c.prog.reset(target, c.cfg.Now())
 	c.log.Info("statesync: start", "target", hex8(target))
 
+	if ic, ok := c.sink.(IdleCloser); ok {
+		// Deferred first, so it runs after every fetch has ended (wg.Wait below).
+		defer ic.CloseIdle()
+	}
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	ctx, cancel := context.WithCancel(ctx)

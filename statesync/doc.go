@@ -20,7 +20,12 @@
 //
 // The client applies several proofs at once (the sink must accept concurrent calls for one
 // target) while it keeps fetching; a sink that verifies proofs itself (ProofVerifier) gets them
-// as received, and one that knows what it holds (Beginner) says so before the first fetch.
+// as received, one that knows what it holds (Beginner) says so before the first fetch, and one
+// that lends buffers (BufferLender: hpfsd's memory shared with the node) has responses read into
+// them and applies proofs where they lie; a sink that keeps resources between applies
+// (IdleCloser) is told to close them when Run returns. The server likewise encodes a response
+// around the proof in the source's buffer and gives the buffer back (Proof.Release) once p2p has
+// sent it.
 //
 // It must never apply a byte that was not verified against the target root first, never write
 // outside the store (it hands proofs to the sink; it never touches a directory itself), never

@@ -68,7 +68,25 @@ func (c *Client) fetch(ctx context.Context, f Fetch, bufs *freeList) fetchResult
 	}
 	rctx, cancel := context.WithTimeout(ctx, c.cfg.RequestTimeout)
 	var raw []byte
-	if ri, ok := c.net.(requestIntoer); ok && bufs != nil {
+	// sink applies the proof: the sink itself, or the buffer it lent for the response.
+	var sink interface {
+		Apply(context.Context, ApplyRequest) (ApplyResult, error)
+	} = c.sink
+	ri, into := c.net.(requestIntoer)
+	var lent LentBuffer
+	if bl, ok := c.sink.(BufferLender); ok && into {
+		// A lending failure is not this fetch's to report: Apply says what is wrong.
+		if lent, _ = bl.LendBuffer(ctx); lent != nil {
+			defer lent.Release()
+			sink = lent
+		}
+	}
+	switch {
+	case lent != nil:
+		// The response is read into the sink's buffer and applied from there: it is dead
+		// once the sink returns, and the buffer goes back then.
+		raw, err = ri.RequestInto(rctx, f.Peer, KindStateSync, body, lent.Bytes()[:0], maxResponse(f.Req.MaxBytes))
+	case into && bufs != nil:
 		// The response (and the proof aliasing it) is dead once the sink returns: the buffer
 		// goes back to the run's free list then.
 		buf := bufs.get()
@@ -77,7 +95,7 @@ func (c *Client) fetch(ctx context.Context, f Fetch, bufs *freeList) fetchResult
 		if cap(raw) > cap(buf) {
 			buf = raw // it did not fit: keep the larger buffer instead
 		}
-	} else {
+	default:
 		raw, err = c.net.Request(rctx, f.Peer, KindStateSync, body, maxResponse(f.Req.MaxBytes))
 	}
 	cancel()
@@ -121,7 +139,7 @@ func (c *Client) fetch(ctx context.Context, f Fetch, bufs *freeList) fetchResult
 	if c.applyTarget != f.Req.Root {
 		return fail(OutcomeStale, errors.New("target moved"))
 	}
-	out, err := c.sink.Apply(ctx, ar)
+	out, err := sink.Apply(ctx, ar)
 	if err != nil {
 		if errors.Is(err, ErrBadProof) {
 			return fail(OutcomeBadProof, err)

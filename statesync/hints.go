@@ -44,20 +44,29 @@ type treeIndex struct {
 	bytes   uint64
 }
 
+// indexListers bounds the directory listings one index walk runs at once: a listing is a round
+// trip to hpfsd, and the walk is on the critical path of a sync's first answer (the hints), when
+// the cores are otherwise idle.
+const indexListers = 4
+
+// listBatch is how many directories are listed between two checks of maxIndexEntries.
+const listBatch = 4 * indexListers
+
 func buildIndex(ctx context.Context, list ListFunc, root merkle.Hash) (*treeIndex, error) {
+	listed, err := listTree(ctx, list, root)
+	if err != nil {
+		return nil, err
+	}
 	idx := &treeIndex{}
-	var walk func(path string, key merkle.Key, dir merkle.Hash) error
-	walk = func(path string, key merkle.Key, dir merkle.Hash) error {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		entries, err := list(ctx, root, path, dir)
-		if err != nil {
-			return fmt.Errorf("index %q: %w", path, err)
+	var walk func(path string, key merkle.Key) bool
+	walk = func(path string, key merkle.Key) bool {
+		entries, ok := listed[path]
+		if !ok {
+			return false // not listed: the index is full
 		}
 		for _, e := range entries {
 			if len(idx.keys) >= maxIndexEntries {
-				return nil
+				return false
 			}
 			k := append(append(append(merkle.Key{}, key...), e.Name...), 0)
 			w := uint64(entryOverhead)
@@ -72,22 +81,73 @@ func buildIndex(ctx context.Context, list ListFunc, root merkle.Hash) (*treeInde
 			}
 			idx.keys = append(idx.keys, k)
 			idx.cum = append(idx.cum, prev+w)
-			if e.Kind == merkle.KindDir {
-				child := e.Name
-				if path != "" {
-					child = path + "/" + e.Name
+			if e.Kind == merkle.KindDir && !walk(childPath(path, e.Name), k) {
+				return false
+			}
+		}
+		return true
+	}
+	walk("", merkle.Key{})
+	return idx, nil
+}
+
+func childPath(dir, name string) string {
+	if dir == "" {
+		return name
+	}
+	return dir + "/" + name
+}
+
+// listTree lists the directories of root's tree breadth first, up to indexListers at a time,
+// until maxIndexEntries entries are listed, and returns the listings by path. Every listing
+// goroutine has ended when it returns.
+func listTree(ctx context.Context, list ListFunc, root merkle.Hash) (map[string][]merkle.Entry, error) {
+	type dir struct {
+		path string
+		hash merkle.Hash
+	}
+	listed := map[string][]merkle.Entry{}
+	total := 0
+	for level := []dir{{"", root}}; len(level) > 0; {
+		var next []dir
+		for len(level) > 0 && total < maxIndexEntries {
+			batch := level[:min(len(level), listBatch)]
+			level = level[len(batch):]
+			entries := make([][]merkle.Entry, len(batch))
+			errs := make([]error, len(batch))
+			sem := make(chan struct{}, indexListers)
+			var wg sync.WaitGroup
+			for i, d := range batch {
+				sem <- struct{}{}
+				wg.Go(func() {
+					defer func() { <-sem }()
+					if err := ctx.Err(); err != nil {
+						errs[i] = err
+						return
+					}
+					entries[i], errs[i] = list(ctx, root, d.path, d.hash)
+				})
+			}
+			wg.Wait()
+			for i, d := range batch {
+				if errs[i] != nil {
+					return nil, fmt.Errorf("index %q: %w", d.path, errs[i])
 				}
-				if err := walk(child, k, e.Hash); err != nil {
-					return err
+				listed[d.path] = entries[i]
+				total += len(entries[i])
+				for _, e := range entries[i] {
+					if e.Kind == merkle.KindDir {
+						next = append(next, dir{childPath(d.path, e.Name), e.Hash})
+					}
 				}
 			}
 		}
-		return nil
+		if total >= maxIndexEntries {
+			break
+		}
+		level = next
 	}
-	if err := walk("", merkle.Key{}, root); err != nil {
-		return nil, err
-	}
-	return idx, nil
+	return listed, nil
 }
 
 func (x *treeIndex) totals() Totals { return Totals{Entries: x.entries, Bytes: x.bytes} }

@@ -244,3 +244,19 @@ func normalize(rs []merkle.KeyRange) []merkle.KeyRange {
 	}
 	return out
 }
+
+// TestSchedulerFirstFetchAsksASmallProof: the first fetch, which runs alone until its hints
+// come back, asks for a small proof; later ones, even alone on an unsplittable range, ask for
+// the configured size.
+func TestSchedulerFirstFetchAsksASmallProof(t *testing.T) {
+	s := newTestScheduler(SchedulerConfig{MaxInFlight: 4, PerPeer: 4, MaxBytes: 4 << 20}, pid(1))
+	fs := s.Next(t0)
+	if len(fs) != 1 || fs[0].Req.MaxBytes != scoutProofBytes || fs[0].Req.Hints == 0 {
+		t.Fatalf("first fetches %+v, want one asking hints with a %d-byte proof", fs, scoutProofBytes)
+	}
+	s.Result(Result{ID: fs[0].ID, Outcome: OutcomeProof, End: merkle.Key("a\x00")}, t0)
+	fs = s.Next(t0)
+	if len(fs) != 1 || fs[0].Req.MaxBytes != 4<<20 {
+		t.Fatalf("second fetch %+v, want the configured proof size", fs)
+	}
+}

@@ -60,20 +60,43 @@ func NewServer(src ProofSource, cfg ServerConfig) *Server {
 	return &Server{src: src, cfg: cfg, sem: make(chan struct{}, cfg.MaxConcurrent)}
 }
 
-// Register installs the server as n's handler for KindStateSync.
-func (s *Server) Register(n *p2p.Node) { n.HandleRequest(KindStateSync, s.Handle) }
+// Register installs the server as n's handler for KindStateSync. The response is encoded where
+// the source built the proof (Proof.Buf) and the source gets that memory back once p2p has
+// sent it (Proof.Release).
+func (s *Server) Register(n *p2p.Node) { n.HandleRequestReleasing(KindStateSync, s.HandleReleasing) }
 
-// Handle is a p2p.RequestHandler. It returns an error only if the response cannot be encoded.
-func (s *Server) Handle(ctx context.Context, from p2p.PeerID, body []byte) ([]byte, error) {
-	resp := s.serve(ctx, from, body)
+// HandleReleasing is a p2p.ReleasingHandler: the response may lie in the source's memory,
+// given back by release. It returns an error only if the response cannot be encoded.
+func (s *Server) HandleReleasing(ctx context.Context, from p2p.PeerID, body []byte) ([]byte, func(), error) {
+	resp, release := s.serve(ctx, from, body)
 	b, err := resp.MarshalBinary()
 	if err != nil {
-		return nil, fmt.Errorf("encode state-sync response: %w", err)
+		return nil, release, fmt.Errorf("encode state-sync response: %w", err)
 	}
-	return b, nil
+	return b, release, nil
 }
 
-func (s *Server) serve(ctx context.Context, from p2p.PeerID, body []byte) Response {
+// Handle is a p2p.RequestHandler: HandleReleasing with the response copied out of the
+// source's memory when it lies there.
+func (s *Server) Handle(ctx context.Context, from p2p.PeerID, body []byte) ([]byte, error) {
+	b, release, err := s.HandleReleasing(ctx, from, body)
+	if release != nil {
+		b = bytes.Clone(b)
+		release()
+	}
+	return b, err
+}
+
+// serve answers one request; release (nil: nothing) gives back the memory the response's proof
+// lies in.
+func (s *Server) serve(ctx context.Context, from p2p.PeerID, body []byte) (Response, func()) {
+	var p Proof
+	resp := s.answer(ctx, from, body, &p)
+	return resp, p.Release
+}
+
+// answer builds the response to body; the proof it carries, if any, is *p.
+func (s *Server) answer(ctx context.Context, from p2p.PeerID, body []byte, p *Proof) Response {
 	var req Request
 	if err := req.UnmarshalBinary(body); err != nil {
 		s.cfg.Logger.Debug("statesync: bad request", "peer", from, "err", err)
@@ -96,12 +119,11 @@ func (s *Server) serve(ctx context.Context, from p2p.PeerID, body []byte) Respon
 	if req.MaxBytes > 0 {
 		maxBytes = min(maxBytes, int(req.MaxBytes))
 	}
-	var p Proof
 	var err error
 	if req.Kind == ProofChange {
-		p, err = s.src.ChangeProof(ctx, req.Base, req.Root, req.Start, req.End, maxEntries, maxBytes)
+		*p, err = s.src.ChangeProof(ctx, req.Base, req.Root, req.Start, req.End, maxEntries, maxBytes)
 	} else {
-		p, err = s.src.RangeProof(ctx, req.Root, req.Start, req.End, maxEntries, maxBytes)
+		*p, err = s.src.RangeProof(ctx, req.Root, req.Start, req.End, maxEntries, maxBytes)
 	}
 	if errors.Is(err, ErrUnknownRoot) {
 		roots, rerr := s.src.Roots(ctx)

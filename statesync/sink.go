@@ -73,6 +73,34 @@ type ProofSink interface {
 	Apply(ctx context.Context, req ApplyRequest) (ApplyResult, error)
 }
 
+// BufferLender is implemented by sinks that can lend the client the buffer to read a response
+// into, and then apply a proof lying in it without copying it again (hpfsd: memory shared with
+// the daemon, so the proof never crosses its socket).
+type BufferLender interface {
+	ProofSink
+	// LendBuffer returns a buffer for one fetch, or nil when none can be lent now (the client
+	// then reads into its own buffer and calls Apply).
+	LendBuffer(ctx context.Context) (LentBuffer, error)
+}
+
+// LentBuffer is one buffer lent by a BufferLender, used by one fetch at a time.
+type LentBuffer interface {
+	// Bytes is the buffer; a response is read into Bytes()[:0] (a response that does not fit
+	// is read elsewhere).
+	Bytes() []byte
+	// Apply is ProofSink.Apply for a proof that may lie in Bytes.
+	Apply(ctx context.Context, req ApplyRequest) (ApplyResult, error)
+	// Release gives the buffer back; nothing read into it may be used afterwards.
+	Release()
+}
+
+// IdleCloser is implemented by sinks that keep resources between applies (hpfsd connections
+// and the memory they share): the client calls CloseIdle when Run returns, so a finished sync
+// pins nothing; the sink stays usable.
+type IdleCloser interface {
+	CloseIdle()
+}
+
 // Beginner is implemented by sinks that know, before any proof, what they miss for a target:
 // typically a store that holds an older version, whose ranges can then all be fetched as change
 // proofs from it (ranges with a Base) instead of refetched in full. The client calls Begin once

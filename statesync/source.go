@@ -28,6 +28,10 @@ type Proof struct {
 	// place instead of copying megabytes (a twentieth of a 1 GiB sync's CPU). The Server owns
 	// Buf once it is returned. A Buf that does not hold Bytes so is ignored.
 	Buf []byte
+	// Release, when not nil, gives back the memory Bytes and Buf lie in (a region shared with
+	// hpfsd): the Server calls it once the response has been sent, or will never be, and
+	// touches neither afterwards.
+	Release func()
 }
 
 // Totals estimates the size of a tree, for progress reporting only.

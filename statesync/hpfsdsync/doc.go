@@ -3,7 +3,10 @@
 //
 // It relies on hpfs.ProtoClient (the control socket's binary mode: range-proof, change-proof,
 // apply-proof and sync.begin with raw proof bytes, over a pool of connections so several proofs
-// are built or applied at once) and on hpfs.Call (JSON: versions, ls). It never opens the store
+// are built or applied at once) and on hpfs.Call (JSON: versions, ls). Proofs move through the
+// memory each leased connection shares with hpfsd (hpfs.Lease): the Source has each proof built
+// there and releases it once the response is sent; the Sink lends it as the buffer a peer's
+// response is read into (statesync.BufferLender), and hpfsd verifies and stores it from there. It never opens the store
 // itself (hpfsd is its only writer). The Sink is a statesync.ProofVerifier: hpfsd verifies every
 // proof through merkle before storing anything, so the client hands it proofs as received
 // instead of verifying range proofs twice; and a statesync.Beginner: hpfsd starts a sync from

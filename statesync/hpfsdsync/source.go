@@ -18,7 +18,9 @@ import (
 // open it.
 
 // Source is a statesync.ProofSource over the hpfsd control socket: it serves the daemon's
-// committed versions with range and change proofs, and split hints from op ls.
+// committed versions with range and change proofs, and split hints from op ls. Each proof is
+// built in the shared region of a leased connection; the idle ones (up to hpfs.DefaultMaxIdle)
+// keep the pages their proofs touched, about a proof's size each, while the node serves.
 type Source struct {
 	socket string
 	pc     *hpfs.ProtoClient
@@ -64,28 +66,54 @@ func limit(n int) uint32 {
 // RangeProof implements statesync.ProofSource. hpfsd answers a root it does not keep with
 // hpfs.ErrUnknownVersion, which becomes statesync.ErrUnknownRoot (a NACK).
 func (s *Source) RangeProof(ctx context.Context, root merkle.Hash, start, end merkle.Key, maxEntries, maxBytes int) (statesync.Proof, error) {
-	// The proof is read with room for the server's response around it (statesync.Proof.Buf).
-	p, err := s.pc.RangeProofIn(ctx, root, start, end, limit(maxEntries), limit(maxBytes), statesync.ResponseHeadroom, statesync.ResponseTailroom)
-	if errors.Is(err, hpfs.ErrUnknownVersion) {
-		return statesync.Proof{}, fmt.Errorf("range proof at %s: %w: %w", hex8(root), statesync.ErrUnknownRoot, err)
-	}
+	// The proof is built into memory shared with hpfsd, with room for the server's response
+	// around it (statesync.Proof.Buf); the lease holding that memory is released once the
+	// response has been sent (statesync.Proof.Release).
+	l, p, err := s.leased(ctx, func(l *hpfs.Lease) (hpfs.ProofIn, error) {
+		return l.RangeProofIn(ctx, root, start, end, limit(maxEntries), limit(maxBytes), statesync.ResponseHeadroom, statesync.ResponseTailroom)
+	})
 	if err != nil {
+		if errors.Is(err, hpfs.ErrUnknownVersion) {
+			return statesync.Proof{}, fmt.Errorf("range proof at %s: %w: %w", hex8(root), statesync.ErrUnknownRoot, err)
+		}
 		return statesync.Proof{}, err
 	}
-	return statesync.Proof{Kind: statesync.ProofRange, Bytes: p.Proof, End: p.End, Buf: p.Buf}, nil
+	return statesync.Proof{Kind: statesync.ProofRange, Bytes: p.Proof, End: p.End, Buf: p.Buf, Release: l.Release}, nil
 }
 
 // ChangeProof implements statesync.ProofSource; hpfsd answers a base it no longer keeps as a
 // version with a fallback proof.
 func (s *Source) ChangeProof(ctx context.Context, base, root merkle.Hash, start, end merkle.Key, maxEntries, maxBytes int) (statesync.Proof, error) {
-	p, err := s.pc.ChangeProofIn(ctx, base, root, start, end, limit(maxEntries), limit(maxBytes), statesync.ResponseHeadroom, statesync.ResponseTailroom)
-	if errors.Is(err, hpfs.ErrUnknownVersion) {
-		return statesync.Proof{}, fmt.Errorf("change proof to %s: %w: %w", hex8(root), statesync.ErrUnknownRoot, err)
-	}
+	l, p, err := s.leased(ctx, func(l *hpfs.Lease) (hpfs.ProofIn, error) {
+		return l.ChangeProofIn(ctx, base, root, start, end, limit(maxEntries), limit(maxBytes), statesync.ResponseHeadroom, statesync.ResponseTailroom)
+	})
 	if err != nil {
+		if errors.Is(err, hpfs.ErrUnknownVersion) {
+			return statesync.Proof{}, fmt.Errorf("change proof to %s: %w: %w", hex8(root), statesync.ErrUnknownRoot, err)
+		}
 		return statesync.Proof{}, err
 	}
-	return statesync.Proof{Kind: statesync.ProofChange, Bytes: p.Proof, End: p.End, Buf: p.Buf}, nil
+	return statesync.Proof{Kind: statesync.ProofChange, Bytes: p.Proof, End: p.End, Buf: p.Buf, Release: l.Release}, nil
+}
+
+// leased builds a proof with build on a leased connection, and once more on a fresh lease if
+// that connection turned out dead (hpfsd restarted since it was pooled). On success the caller
+// owns the lease (the proof lies in its region); on failure it is released.
+func (s *Source) leased(ctx context.Context, build func(*hpfs.Lease) (hpfs.ProofIn, error)) (*hpfs.Lease, hpfs.ProofIn, error) {
+	for attempt := 0; ; attempt++ {
+		l, err := s.pc.Lease(ctx)
+		if err != nil {
+			return nil, hpfs.ProofIn{}, err
+		}
+		p, err := build(l)
+		if err == nil {
+			return l, p, nil
+		}
+		l.Release()
+		if !l.Broken() || attempt > 0 || ctx.Err() != nil {
+			return nil, hpfs.ProofIn{}, err
+		}
+	}
 }
 
 // SplitKeys implements statesync.ProofSource from a walk of the version with op ls (cached per root).
