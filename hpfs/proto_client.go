@@ -267,11 +267,18 @@ func (c *ProtoClient) ChangeProofIn(ctx context.Context, base, root merkle.Hash,
 }
 
 func (c *ProtoClient) proofIn(ctx context.Context, req *FrameRequest, head, tail int) (ProofIn, error) {
+	return readProofIn(ctx, req, head, tail, c.callRoom)
+}
+
+// readProofIn asks for the proof of req through call, with head bytes of room before it and tail
+// after it (see ProofIn). Plain and leased connections both read proofs through it.
+func readProofIn(ctx context.Context, req *FrameRequest, head, tail int,
+	call func(context.Context, *FrameRequest, frameRoom) (*FrameResponse, error)) (ProofIn, error) {
 	if head < 0 || tail < 0 {
 		return ProofIn{}, fmt.Errorf("%s: negative room %d/%d around the proof", req.Op, head, tail)
 	}
 	// At least one byte of head room, so that the buffer is never the plain one.
-	resp, err := c.callRoom(ctx, req, frameRoom{head: max(head, 1), tail: tail})
+	resp, err := call(ctx, req, frameRoom{head: max(head, 1), tail: tail})
 	if err != nil {
 		return ProofIn{}, err
 	}

@@ -341,17 +341,10 @@ func (l *Lease) ChangeProofIn(ctx context.Context, base, root merkle.Hash, start
 }
 
 func (l *Lease) proofIn(ctx context.Context, req *FrameRequest, head, tail int) (ProofIn, error) {
-	if head < 0 || tail < 0 {
-		return ProofIn{}, fmt.Errorf("%s: negative room %d/%d around the proof", req.Op, head, tail)
-	}
-	if shared := l.Shared(); shared != nil && head+tail < len(shared) {
+	if shared := l.Shared(); shared != nil && head >= 0 && tail >= 0 && head+tail < len(shared) {
 		req.Shared, req.SharedOff = true, uint32(head)
 	}
-	resp, err := l.call(ctx, req, frameRoom{head: max(head, 1), tail: tail})
-	if err != nil {
-		return ProofIn{}, err
-	}
-	return ProofIn{Buf: resp.buf, Proof: resp.Proof, End: resp.End, Fallback: resp.Fallback}, nil
+	return readProofIn(ctx, req, head, tail, l.call)
 }
 
 // ApplyProof is ProtoClient.ApplyProof on the leased connection; a proof lying in the shared
