@@ -267,10 +267,7 @@ func TestLeaseFromADaemonWithoutShareCarriesProofsInFrames(t *testing.T) {
 func TestLeaseOfADeadConnectionIsBrokenAndTheNextWorks(t *testing.T) {
 	d := startDaemon(t, t.TempDir(), 0)
 	sock := filepath.Join(t.TempDir(), "hpfsd.sock")
-	ctx, cancel := contextWithCancel()
-	done := make(chan error, 1)
-	go func() { done <- d.ServeControl(ctx, sock) }()
-	waitSocket(t, sock)
+	stop := serveSocketAt(t, d, sock)
 	pc := NewProtoClient(sock)
 	defer pc.Close()
 	bg := context.Background()
@@ -280,15 +277,10 @@ func TestLeaseOfADeadConnectionIsBrokenAndTheNextWorks(t *testing.T) {
 		t.Fatalf("lease: %v (region %v)", err, l != nil && l.Shared() != nil)
 	}
 	l.Release()
-	cancel()
-	if err := <-done; err != nil {
+	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
-	ctx2, cancel2 := contextWithCancel()
-	done2 := make(chan error, 1)
-	go func() { done2 <- d.ServeControl(ctx2, sock) }()
-	defer func() { cancel2(); <-done2 }()
-	waitSocket(t, sock)
+	defer serveSocketAt(t, d, sock)()
 
 	l, err = pc.Lease(bg) // the pooled connection, dead
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"path/filepath"
@@ -20,22 +21,36 @@ import (
 func serveSocket(t *testing.T, d *Daemon) string {
 	t.Helper()
 	sock := filepath.Join(t.TempDir(), "hpfsd.sock")
+	stop := serveSocketAt(t, d, sock)
+	t.Cleanup(func() {
+		if err := stop(); err != nil {
+			t.Error(err)
+		}
+	})
+	return sock
+}
+
+// serveSocketAt serves d's control socket at sock until stop, which returns ServeControl's
+// error, or an error if it did not return within 30 s of the cancel (a stuck connection
+// handler). Tests that restart the socket under a client's pooled connections use it directly.
+func serveSocketAt(t *testing.T, d *Daemon, sock string) (stop func() error) {
+	t.Helper()
 	ctx, cancel := contextWithCancel()
 	done := make(chan error, 1)
 	go func() { done <- d.ServeControl(ctx, sock) }()
-	t.Cleanup(func() {
+	waitSocket(t, sock)
+	return func() error {
 		cancel()
 		select {
 		case err := <-done:
 			if err != nil {
-				t.Errorf("ServeControl: %v", err)
+				return fmt.Errorf("ServeControl: %w", err)
 			}
+			return nil
 		case <-time.After(30 * time.Second):
-			t.Error("ServeControl did not return after cancel: a connection handler is stuck")
+			return errors.New("ServeControl did not return after cancel: a connection handler is stuck")
 		}
-	})
-	waitSocket(t, sock)
-	return sock
+	}
 }
 
 // rawBinary opens a binary-mode connection by hand, with the given preamble.
@@ -157,10 +172,7 @@ func TestProtoClientErrorsAndReconnect(t *testing.T) {
 	store := t.TempDir()
 	d := startDaemon(t, store, 0)
 	sock := filepath.Join(t.TempDir(), "hpfsd.sock")
-	ctx, cancel := contextWithCancel()
-	done := make(chan error, 1)
-	go func() { done <- d.ServeControl(ctx, sock) }()
-	waitSocket(t, sock)
+	stop := serveSocketAt(t, d, sock)
 
 	pc := NewProtoClient(sock)
 	defer pc.Close()
@@ -196,21 +208,10 @@ func TestProtoClientErrorsAndReconnect(t *testing.T) {
 	}
 
 	// Shut the daemon's socket down with the client's connections idle in its pool.
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("ServeControl held by idle binary connections")
+	if err := stop(); err != nil {
+		t.Fatalf("with idle binary connections: %v", err)
 	}
-	ctx2, cancel2 := contextWithCancel()
-	defer cancel2()
-	done2 := make(chan error, 1)
-	go func() { done2 <- d.ServeControl(ctx2, sock) }()
-	defer func() { cancel2(); <-done2 }()
-	waitSocket(t, sock)
+	defer serveSocketAt(t, d, sock)()
 	if st, err := pc.BeginSync(bg, head); err != nil || !st.Done {
 		t.Fatalf("after a restart of the socket: %+v, %v", st, err)
 	}
