@@ -110,7 +110,9 @@
 //
 // Admission follows HotPocket with its reasons (bad_sig, max_ledger_expired,
 // max_ledger_offset_exceeded, nonce_expired, already_submitted, round_inputs_overflow). The nonce
-// map expires entries by ledger sequence, so it stays bounded. A node broadcasts its users' inputs
+// map expires entries by ledger sequence, so it stays bounded. A relayed input may reach twice
+// max_input_ledger_offset past the receiver's tip (maxLedgerLimit): a peer a ledger behind the
+// submitting node must not refuse it, or the user's next input overtakes it. A node broadcasts its users' inputs
 // when they arrive, again when two ledgers closed without them, and when a round is retried unless
 // every peer's stage-0 proposal of the failed round held them; statuses
 // are reported for the inputs local users submitted. A ledger holds at most MaxInputs inputs and

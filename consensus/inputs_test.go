@@ -208,3 +208,50 @@ func TestSubmitVerifiedSkipsOnlyLocalChecks(t *testing.T) {
 		t.Fatalf("tampered relayed input: %q, %v, %d verifications; want bad_sig after one check", r, ok, calls)
 	}
 }
+
+// TestRelayedInputFromANodeAheadIsKept is the regression for inputs lost to a peer that lags the
+// submitting node by a ledger: the client sets MaxLedgerSeq to the submitting node's tip plus the
+// offset limit itself, so on the lagging peer it is one ledger beyond the limit. That peer must
+// hold it, or the user's next input, relayed once the peer caught up, is ordered before it and
+// the earlier one is rejected as nonce_expired.
+func TestRelayedInputFromANodeAheadIsKept(t *testing.T) {
+	tn := newTestNet(t, 1, 0)
+	p := newPool()
+	cfg := Config{VerifyInput: VerifyUserSig, MaxInputLedgerOffset: 10}
+	const tip = 20 // the lagging peer; the submitting node's tip is 21
+	early := []Input{tn.input(1, 101, 31, "a"), tn.input(1, 102, 31, "b"), tn.input(1, 103, 31, "c")}
+	for _, in := range early {
+		if r, ok := p.admit(&cfg, &in, false, tip); !ok {
+			t.Fatalf("relayed input with max ledger tip+11: %q", r)
+		}
+	}
+	// The peer closes ledger 21 and then receives the user's next input.
+	if sts := p.commit(tip+1, Hash{21}, nil); len(sts) != 0 {
+		t.Fatalf("statuses at ledger 21: %+v", sts)
+	}
+	late := tn.input(1, 104, 31, "d")
+	if r, ok := p.admit(&cfg, &late, false, tip+1); !ok {
+		t.Fatalf("relayed input after the close: %q", r)
+	}
+	got, _ := p.pick(&cfg, p.all(), tip+2)
+	want := []OrderedHash{early[0].Ordered(), early[1].Ordered(), early[2].Ordered(), late.Ordered()}
+	if len(got) != len(want) {
+		t.Fatalf("pick = %d inputs, want all %d in nonce order", len(got), len(want))
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("pick[%d] is not the input with nonce %d", i, 101+i)
+		}
+	}
+
+	// The limit still binds: a local submission one ledger too far, and a relayed one further
+	// than any honest node's tip plus the offset, are refused.
+	for _, c := range []struct {
+		in    Input
+		local bool
+	}{{tn.input(2, 1, tip+11, "local, one too far"), true}, {tn.input(2, 2, tip+21, "relayed, beyond twice the offset"), false}} {
+		if r, ok := p.admit(&cfg, &c.in, c.local, tip); ok || r != ReasonMaxLedgerOffsetExceeds {
+			t.Errorf("%s: %q, %v; want max_ledger_offset_exceeded", c.in.Container, r, ok)
+		}
+	}
+}

@@ -53,7 +53,7 @@ func (p *pool) admit(cfg *Config, in *Input, local bool, tip uint64) (Reason, bo
 			return ReasonBadSig, false
 		}
 	}
-	if cfg.MaxInputLedgerOffset != 0 && in.MaxLedgerSeq > tip+cfg.MaxInputLedgerOffset {
+	if limit := maxLedgerLimit(cfg, local, tip); limit != 0 && in.MaxLedgerSeq > limit {
 		return ReasonMaxLedgerOffsetExceeds, false
 	}
 	if in.MaxLedgerSeq <= tip {
@@ -82,6 +82,26 @@ func (p *pool) admit(cfg *Config, in *Input, local bool, tip uint64) (Reason, bo
 	p.byHash[oh] = &pooled{in: cp, local: local, since: tip}
 	p.bytes[in.User] += len(in.Container)
 	return "", true
+}
+
+// maxLedgerLimit is the largest MaxLedgerSeq admission accepts at tip, 0 for no limit.
+//
+// A user's input is checked against MaxInputLedgerOffset where it was submitted, at that node's
+// tip; its client sets MaxLedgerSeq to that tip plus an offset (hotpocket-js-client: 10, the
+// default limit itself). A peer one ledger behind the submitting node then sees it one ledger too
+// far ahead. Refusing it there loses it for that peer until the resend two ledgers later, and the
+// user's next input, relayed after that peer caught up, is ordered first: the earlier one ends
+// nonce_expired although its user did nothing wrong. So a relayed input may reach another offset
+// further: peers up to MaxInputLedgerOffset ledgers ahead are covered, and an input reaching
+// further than any honest submission could is still refused.
+func maxLedgerLimit(cfg *Config, local bool, tip uint64) uint64 {
+	if cfg.MaxInputLedgerOffset == 0 {
+		return 0
+	}
+	if local {
+		return tip + cfg.MaxInputLedgerOffset
+	}
+	return tip + 2*cfg.MaxInputLedgerOffset
 }
 
 // pick filters candidate ordered hashes to the inputs this node holds and that are admissible in

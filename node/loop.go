@@ -98,6 +98,11 @@ func (n *Node) handleReady(ctx context.Context, rd consensus.Ready, execQ chan<-
 		n.ledgerClosed(&rd.Ledgers[i])
 	}
 	for _, st := range rd.InputStatuses {
+		if !st.Accepted {
+			// An input that passed admission and then could not get into a ledger: rare enough
+			// (expiry, a later nonce of its user ordered first) for operators to want each one.
+			n.logger.Info("input rejected", "reason", st.Reason, "user", fmt.Sprintf("%x", st.User[:4]), "input", fmt.Sprintf("%x", st.Hash[:4]))
+		}
 		ev := &userapi.InputStatus{
 			User:      ed25519.PublicKey(append([]byte(nil), st.User[:]...)),
 			InputHash: userapi.Hash(st.Hash),

@@ -36,6 +36,8 @@ type rate struct {
 	Accepted int     `json:"accepted"`
 	Rejected int     `json:"rejected"`
 	PerSec   float64 `json:"acceptedPerSec"`
+	// Reasons counts the rejected inputs by the reason their status gave.
+	Reasons map[string]int `json:"reasons"`
 }
 
 func benchLatency(b *testing.B, bundle string, userBase, peerBase int) {

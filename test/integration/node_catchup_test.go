@@ -57,7 +57,7 @@ func TestFarBehindNodeCatchesUpByStateSync(t *testing.T) {
 	c.stateHashesAgree(60 * time.Second)
 	c.client(120*time.Second, &r, "sustained", 3, "bson", "2:4")
 	if r.Accepted == 0 || r.Rejected != 0 {
-		t.Fatalf("through node 3 after catching up: %+v", r)
+		t.Fatalf("through node 3 after catching up: %+v\n%s", r, c.logTails())
 	}
 }
 

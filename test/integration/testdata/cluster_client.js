@@ -124,6 +124,7 @@ async function main() {
         const [secs, windowSize] = arg.split(':').map(x => parseInt(x, 10));
         const t0 = Date.now();
         let sent = 0, accepted = 0, rejected = 0, inflight = 0;
+        const reasons = {};
         await new Promise((resolve) => {
             const pump = () => {
                 while (inflight < windowSize && Date.now() - t0 < secs * 1000) {
@@ -131,7 +132,8 @@ async function main() {
                     inflight++;
                     client.submitContractInput('s-' + i, base + i).then(s => s.submissionStatus).then(st => {
                         inflight--;
-                        if (st.status === 'accepted') accepted++; else rejected++;
+                        if (st.status === 'accepted') accepted++;
+                        else { rejected++; reasons[st.reason] = (reasons[st.reason] || 0) + 1; }
                         if (Date.now() - t0 >= secs * 1000 && inflight === 0) resolve();
                         else pump();
                     });
@@ -140,7 +142,7 @@ async function main() {
             pump();
         });
         const ms = Date.now() - t0;
-        summary = { secs, sent, accepted, rejected, acceptedPerSec: Math.round(accepted * 1000 / ms) };
+        summary = { secs, sent, accepted, rejected, reasons, acceptedPerSec: Math.round(accepted * 1000 / ms) };
     } else {
         fail('unknown mode ' + mode);
     }
