@@ -19,16 +19,27 @@ import (
 type ProtoClient struct {
 	socket  string
 	maxIdle int
+	// idleTimeout is how long a connection may sit idle before the pool closes it.
+	idleTimeout time.Duration
 
-	mu     sync.Mutex
+	mu sync.Mutex
+	// idle is a stack: put pushes, get pops the most recently used, so the front holds the
+	// connections idle longest and expiry closes from there.
 	idle   []*protoConn
 	closed bool
+	// expiry is armed while idle is not empty (nil or stopped otherwise).
+	expiry *time.Timer
 	// noShare is set once the daemon refused op share: leases go without a region.
 	noShare atomic.Bool
 }
 
 // DefaultMaxIdle is how many idle connections a ProtoClient keeps.
 const DefaultMaxIdle = 16
+
+// DefaultIdleTimeout is how long a pooled connection may stay idle. A connection that served
+// proofs keeps its shared region's touched pages (up to a few MiB each, ~70 MiB for a full pool)
+// in both processes; a node that served a sync should not hold them until the next one.
+const DefaultIdleTimeout = 30 * time.Second
 
 type protoConn struct {
 	c  net.Conn
@@ -37,6 +48,8 @@ type protoConn struct {
 	// unmapped only by close, called by whoever holds the connection alone: the pool for an
 	// idle one, a Lease's Release for a leased one.
 	shared []byte
+	// idleSince is when the pool took the connection back.
+	idleSince time.Time
 }
 
 // close closes the connection and unmaps its region.
@@ -48,7 +61,7 @@ func (pc *protoConn) close() {
 
 // NewProtoClient returns a client of the daemon listening on socket. It connects lazily.
 func NewProtoClient(socket string) *ProtoClient {
-	return &ProtoClient{socket: socket, maxIdle: DefaultMaxIdle}
+	return &ProtoClient{socket: socket, maxIdle: DefaultMaxIdle, idleTimeout: DefaultIdleTimeout}
 }
 
 // Close closes the idle connections; calls in flight finish and close theirs.
@@ -56,6 +69,9 @@ func (c *ProtoClient) Close() error {
 	c.mu.Lock()
 	idle := c.idle
 	c.idle, c.closed = nil, true
+	if c.expiry != nil {
+		c.expiry.Stop()
+	}
 	c.mu.Unlock()
 	for _, pc := range idle {
 		pc.close()
@@ -106,11 +122,46 @@ func (c *ProtoClient) get() (pc *protoConn, reused bool, err error) {
 func (c *ProtoClient) put(pc *protoConn) {
 	c.mu.Lock()
 	if !c.closed && len(c.idle) < c.maxIdle {
+		pc.idleSince = time.Now()
 		c.idle = append(c.idle, pc)
 		pc = nil
+		if len(c.idle) == 1 {
+			c.armExpiryLocked(c.idleTimeout)
+		}
 	}
 	c.mu.Unlock()
 	if pc != nil {
+		pc.close()
+	}
+}
+
+// armExpiryLocked makes expire run after d.
+func (c *ProtoClient) armExpiryLocked(d time.Duration) {
+	if c.expiry == nil {
+		c.expiry = time.AfterFunc(d, c.expire)
+		return
+	}
+	c.expiry.Reset(d)
+}
+
+// expire closes the connections idle for idleTimeout or longer, and arms itself again for the
+// oldest one left.
+func (c *ProtoClient) expire() {
+	now := time.Now()
+	c.mu.Lock()
+	n := 0
+	for n < len(c.idle) && now.Sub(c.idle[n].idleSince) >= c.idleTimeout {
+		n++
+	}
+	old := append([]*protoConn(nil), c.idle[:n]...)
+	kept := copy(c.idle, c.idle[n:])
+	clear(c.idle[kept:])
+	c.idle = c.idle[:kept]
+	if len(c.idle) > 0 && !c.closed {
+		c.armExpiryLocked(c.idleTimeout - now.Sub(c.idle[0].idleSince))
+	}
+	c.mu.Unlock()
+	for _, pc := range old {
 		pc.close()
 	}
 }

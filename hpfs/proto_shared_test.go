@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -327,4 +328,65 @@ func TestCloseIdleKeepsTheClientUsable(t *testing.T) {
 	if _, err := l.RangeProofIn(bg, d.Store().Head().Root, merkle.Key{}, nil, 0, 0, 7, 64); err != nil || l.Shared() == nil {
 		t.Fatalf("lease after CloseIdle: %v (region %v)", err, l.Shared() != nil)
 	}
+}
+
+// TestIdleConnectionsExpire: a pooled connection idle for the client's idle timeout is closed
+// and its region unmapped, without any further call; one idle for less stays until its turn.
+func TestIdleConnectionsExpire(t *testing.T) {
+	d := startDaemon(t, t.TempDir(), 0)
+	pc := NewProtoClient(serveSocket(t, d))
+	pc.idleTimeout = time.Hour // expire is called by hand first
+	defer pc.Close()
+	bg := context.Background()
+	idle := func() []*protoConn {
+		pc.mu.Lock()
+		defer pc.mu.Unlock()
+		return append([]*protoConn(nil), pc.idle...)
+	}
+	a, err := pc.Lease(bg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := pc.Lease(bg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Release()
+	b.Release()
+	conns := idle()
+	if len(conns) != 2 || conns[0].shared == nil || conns[1].shared == nil {
+		t.Fatalf("%d idle connections after two releases, want 2 with regions", len(conns))
+	}
+	pc.mu.Lock()
+	conns[0].idleSince = time.Now().Add(-2 * time.Hour)
+	pc.mu.Unlock()
+	pc.expire()
+	if left := idle(); len(left) != 1 || left[0] != conns[1] || conns[0].shared != nil {
+		t.Fatalf("after expiry: %d idle connections (the later one kept: %v), expired region unmapped: %v",
+			len(left), len(left) == 1 && left[0] == conns[1], conns[0].shared == nil)
+	}
+
+	// The timer does it on its own, and the pool works on afterwards.
+	pc.mu.Lock()
+	pc.idleTimeout = 50 * time.Millisecond
+	pc.armExpiryLocked(pc.idleTimeout)
+	pc.mu.Unlock()
+	waitIdle := func() {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); len(idle()) != 0; time.Sleep(10 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%d idle connections never expired", len(idle()))
+			}
+		}
+	}
+	waitIdle()
+	l, err := pc.Lease(bg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.RangeProofIn(bg, d.Store().Head().Root, merkle.Key{}, nil, 0, 0, 7, 64); err != nil || l.Shared() == nil {
+		t.Fatalf("lease after expiry: %v (region %v)", err, l.Shared() != nil)
+	}
+	l.Release()
+	waitIdle()
 }

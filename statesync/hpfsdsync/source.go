@@ -20,7 +20,8 @@ import (
 // Source is a statesync.ProofSource over the hpfsd control socket: it serves the daemon's
 // committed versions with range and change proofs, and split hints from op ls. Each proof is
 // built in the shared region of a leased connection; the idle ones (up to hpfs.DefaultMaxIdle)
-// keep the pages their proofs touched, about a proof's size each, while the node serves.
+// keep the pages their proofs touched, about a proof's size each, while the node serves, and
+// are closed after hpfs.DefaultIdleTimeout without a proof to build.
 type Source struct {
 	socket string
 	pc     *hpfs.ProtoClient
