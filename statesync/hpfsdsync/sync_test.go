@@ -5,6 +5,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -19,6 +20,8 @@ import (
 type daemon struct {
 	d      *hpfs.Daemon
 	socket string
+	// stop stops the daemon now instead of at the test's end (idempotent).
+	stop func()
 }
 
 // startHPFSD imports each directory of versions in turn (one committed version each) into a new
@@ -54,15 +57,19 @@ func startHPFSD(t testing.TB, versions ...string) *daemon {
 	socket := filepath.Join(dir, "hpfsd.sock")
 	served := make(chan error, 1)
 	go func() { served <- d.ServeControl(ctx, socket) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-served; err != nil {
-			t.Errorf("serve control: %v", err)
-		}
-		if err := d.Close(); err != nil {
-			t.Errorf("close daemon: %v", err)
-		}
-	})
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			cancel()
+			if err := <-served; err != nil {
+				t.Errorf("serve control: %v", err)
+			}
+			if err := d.Close(); err != nil {
+				t.Errorf("close daemon: %v", err)
+			}
+		})
+	}
+	t.Cleanup(stop)
 	deadline := time.Now().Add(5 * time.Second)
 	for hpfs.Call(socket, hpfs.Request{Op: hpfs.OpStatus}, nil) != nil {
 		if time.Now().After(deadline) {
@@ -70,7 +77,7 @@ func startHPFSD(t testing.TB, versions ...string) *daemon {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	return &daemon{d: d, socket: socket}
+	return &daemon{d: d, socket: socket, stop: stop}
 }
 
 func (d *daemon) head() merkle.Hash { return d.d.Store().Head().Root }

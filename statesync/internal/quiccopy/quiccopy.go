@@ -19,8 +19,16 @@ import (
 	"github.com/quic-go/quic-go"
 )
 
-// Bench copies total bytes per iteration from a server stream to the benchmark's client.
-func Bench(b *testing.B, total int64) {
+// Copier is a loopback quic-go connection whose server answers each stream with total bytes.
+type Copier struct {
+	conn  *quic.Conn
+	ctx   context.Context
+	buf   []byte
+	total int64
+}
+
+// Start sets up a Copier of total bytes per copy; b's cleanup closes it.
+func Start(b testing.TB, total int64) *Copier {
 	srvTLS, cliTLS := benchTLS(b)
 	ln, err := quic.ListenAddr("127.0.0.1:0", srvTLS, &quic.Config{})
 	if err != nil {
@@ -34,24 +42,34 @@ func Bench(b *testing.B, total int64) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer conn.CloseWithError(0, "")
-	buf := make([]byte, 1<<20)
+	b.Cleanup(func() { conn.CloseWithError(0, "") })
+	return &Copier{conn: conn, ctx: ctx, buf: make([]byte, 1<<20), total: total}
+}
+
+// Copy copies total bytes from the server on a fresh stream.
+func (c *Copier) Copy(b testing.TB) {
+	str, err := c.conn.OpenStreamSync(c.ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := str.Write([]byte{1}); err != nil {
+		b.Fatal(err)
+	}
+	got, err := io.CopyBuffer(io.Discard, str, c.buf)
+	if err != nil || got != c.total {
+		b.Fatalf("copied %d bytes (%v), want %d", got, err, c.total)
+	}
+}
+
+// Bench copies total bytes per iteration from a server stream to the benchmark's client.
+func Bench(b *testing.B, total int64) {
+	c := Start(b, total)
 	b.SetBytes(total)
 	b.ResetTimer()
 	cpu0 := CPUTime(b)
 	defer func() { ReportCPU(b, CPUTime(b)-cpu0, total*int64(b.N)) }()
 	for b.Loop() {
-		str, err := conn.OpenStreamSync(ctx)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if _, err := str.Write([]byte{1}); err != nil {
-			b.Fatal(err)
-		}
-		got, err := io.CopyBuffer(io.Discard, str, buf)
-		if err != nil || got != total {
-			b.Fatalf("copied %d bytes (%v), want %d", got, err, total)
-		}
+		c.Copy(b)
 	}
 }
 
@@ -80,7 +98,7 @@ func serve(ctx context.Context, ln *quic.Listener, total int64) {
 	}
 }
 
-func benchTLS(b *testing.B) (srv, cli *tls.Config) {
+func benchTLS(b testing.TB) (srv, cli *tls.Config) {
 	_, key, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
 		b.Fatal(err)
@@ -97,7 +115,7 @@ func benchTLS(b *testing.B) (srv, cli *tls.Config) {
 }
 
 // CPUTime is the process's user+system CPU time so far.
-func CPUTime(b *testing.B) time.Duration {
+func CPUTime(b testing.TB) time.Duration {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
 		b.Fatal(err)
