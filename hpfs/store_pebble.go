@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/vfs"
 )
 
 // Leaves are the bulk of the store's bytes (a 64 KiB leaf per 64 KiB of file) and their keys are
@@ -47,6 +48,7 @@ func pebbleOptions(log *slog.Logger) *pebble.Options {
 		Logger:             quietLogger{log},
 		MemTableSize:       memTableSize,
 		FormatMajorVersion: pebble.FormatValueSeparation,
+		FS:                 dropBehindFS{vfs.Default},
 	}
 	o.TargetFileSizes[0] = l0FileSize
 	o.Experimental.ValueSeparationPolicy = func() pebble.ValueSeparationPolicy {
