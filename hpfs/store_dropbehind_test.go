@@ -12,9 +12,10 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// TestDropBehindBlobFiles: a blob file written through dropBehindFS reads back intact, and the
-// pages of all but its last chunk have left the page cache; other files are left alone.
-func TestDropBehindBlobFiles(t *testing.T) {
+// TestDropBehindBlobAndWALFiles: blob and WAL files written through dropBehindFS read back
+// intact, and the pages of all but their last chunk have left the page cache; sstables are left
+// alone.
+func TestDropBehindBlobAndWALFiles(t *testing.T) {
 	dir := t.TempDir()
 	fs := dropBehindFS{vfs.Default}
 	data := make([]byte, 5*dropBehindChunk+12345)
@@ -38,20 +39,27 @@ func TestDropBehindBlobFiles(t *testing.T) {
 	}
 	write("000001.blob")
 	write("000002.sst")
-	blob, sst := resident(t, filepath.Join(dir, "000001.blob")), resident(t, filepath.Join(dir, "000002.sst"))
-	if limit := (dropBehindChunk + 12345) / blockSize * 2; blob > limit {
-		t.Errorf("%d pages of the blob file still cached, want at most %d (its last chunk, twice over)", blob, limit)
-	}
-	if sst < len(data)/blockSize/2 {
-		t.Errorf("only %d pages of the sstable cached: it should not have been dropped", sst)
-	}
-	for _, name := range []string{"000001.blob", "000002.sst"} {
-		got, err := os.ReadFile(filepath.Join(dir, name))
+	write("000003.log")
+	// At most the last chunk (its write-back started, not yet dropped) and the tail stay.
+	limit := (dropBehindChunk + 12345 + blockSize - 1) / blockSize
+	for _, c := range []struct {
+		name    string
+		dropped bool
+	}{{"000001.blob", true}, {"000002.sst", false}, {"000003.log", true}} {
+		path := filepath.Join(dir, c.name)
+		n := resident(t, path)
+		switch {
+		case c.dropped && n > limit:
+			t.Errorf("%s: %d pages still cached, want at most %d", c.name, n, limit)
+		case !c.dropped && n < len(data)/blockSize/2:
+			t.Errorf("%s: only %d pages cached: it should not have been dropped", c.name, n)
+		}
+		got, err := os.ReadFile(path)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if !bytes.Equal(got, data) {
-			t.Fatalf("%s does not read back as written", name)
+			t.Fatalf("%s does not read back as written", c.name)
 		}
 	}
 }
