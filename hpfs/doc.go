@@ -16,7 +16,9 @@
 // always of the decoded bytes, and proofs and exports carry decoded leaves. Values of 4 KiB and
 // more (leaves) live in pebble blob files (value separation, store_pebble.go), so compactions move
 // keys and handles, not leaf bytes, and flushes write 64 MiB files (a 1 GiB sync makes tens of
-// files, not hundreds).
+// files, not hundreds). WAL and blob files are written back and dropped from the page cache a
+// chunk behind their writer (store_dropbehind.go): on VMs that hand freed memory back to the
+// host, fresh page-cache pages cost a host fault each.
 // A commit is one pebble batch written with Sync: the new objects, their refcounts, the version
 // record and the refcount drops of versions that fall out of the window (the last Keep, default
 // 16, plus any pinned by an open read-only session). A crash before the batch is durable leaves
