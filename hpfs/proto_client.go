@@ -272,8 +272,7 @@ func (c *ProtoClient) callRoom(ctx context.Context, req *FrameRequest, room fram
 // the limits (0: the daemon's defaults). It returns the marshalled merkle.RangeProof and its end;
 // a root the daemon does not keep gives an error wrapping ErrUnknownVersion.
 func (c *ProtoClient) RangeProof(ctx context.Context, root merkle.Hash, start, end merkle.Key, maxEntries, maxBytes uint32) ([]byte, merkle.Key, error) {
-	resp, err := c.call(ctx, &FrameRequest{Op: FrameRangeProof, Root: root, Start: start, End: end,
-		MaxEntries: maxEntries, MaxBytes: maxBytes})
+	resp, err := c.call(ctx, proofRequest(FrameRangeProof, merkle.Hash{}, root, start, end, maxEntries, maxBytes))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -283,8 +282,7 @@ func (c *ProtoClient) RangeProof(ctx context.Context, root merkle.Hash, start, e
 // ChangeProof asks for the change proof from base to root over [start, end]; fallback says the
 // daemon did not keep base and sent a range proof at root wrapped as a change proof.
 func (c *ProtoClient) ChangeProof(ctx context.Context, base, root merkle.Hash, start, end merkle.Key, maxEntries, maxBytes uint32) (proof []byte, pend merkle.Key, fallback bool, err error) {
-	resp, err := c.call(ctx, &FrameRequest{Op: FrameChangeProof, Base: base, Root: root, Start: start, End: end,
-		MaxEntries: maxEntries, MaxBytes: maxBytes})
+	resp, err := c.call(ctx, proofRequest(FrameChangeProof, base, root, start, end, maxEntries, maxBytes))
 	if err != nil {
 		return nil, nil, false, err
 	}
@@ -307,14 +305,18 @@ type ProofIn struct {
 // and tail bytes of spare capacity after it: a caller that wraps the proof in a message of its
 // own (statesync's response) encodes the wrapper around it instead of copying megabytes.
 func (c *ProtoClient) RangeProofIn(ctx context.Context, root merkle.Hash, start, end merkle.Key, maxEntries, maxBytes uint32, head, tail int) (ProofIn, error) {
-	return c.proofIn(ctx, &FrameRequest{Op: FrameRangeProof, Root: root, Start: start, End: end,
-		MaxEntries: maxEntries, MaxBytes: maxBytes}, head, tail)
+	return c.proofIn(ctx, proofRequest(FrameRangeProof, merkle.Hash{}, root, start, end, maxEntries, maxBytes), head, tail)
 }
 
 // ChangeProofIn is ChangeProof reading the proof as RangeProofIn does.
 func (c *ProtoClient) ChangeProofIn(ctx context.Context, base, root merkle.Hash, start, end merkle.Key, maxEntries, maxBytes uint32, head, tail int) (ProofIn, error) {
-	return c.proofIn(ctx, &FrameRequest{Op: FrameChangeProof, Base: base, Root: root, Start: start, End: end,
-		MaxEntries: maxEntries, MaxBytes: maxBytes}, head, tail)
+	return c.proofIn(ctx, proofRequest(FrameChangeProof, base, root, start, end, maxEntries, maxBytes), head, tail)
+}
+
+// proofRequest is the request for a proof (op FrameRangeProof or FrameChangeProof, base zero for
+// a range proof) at root over [start, end].
+func proofRequest(op FrameOp, base, root merkle.Hash, start, end merkle.Key, maxEntries, maxBytes uint32) *FrameRequest {
+	return &FrameRequest{Op: op, Base: base, Root: root, Start: start, End: end, MaxEntries: maxEntries, MaxBytes: maxBytes}
 }
 
 func (c *ProtoClient) proofIn(ctx context.Context, req *FrameRequest, head, tail int) (ProofIn, error) {

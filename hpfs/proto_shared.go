@@ -330,14 +330,12 @@ func (l *Lease) call(ctx context.Context, req *FrameRequest, room frameRoom) (*F
 // the shared region after head bytes when it fits (Buf is then the region up to the proof's
 // end, its capacity the region's), else read as ProtoClient.RangeProofIn reads it.
 func (l *Lease) RangeProofIn(ctx context.Context, root merkle.Hash, start, end merkle.Key, maxEntries, maxBytes uint32, head, tail int) (ProofIn, error) {
-	return l.proofIn(ctx, &FrameRequest{Op: FrameRangeProof, Root: root, Start: start, End: end,
-		MaxEntries: maxEntries, MaxBytes: maxBytes}, head, tail)
+	return l.proofIn(ctx, proofRequest(FrameRangeProof, merkle.Hash{}, root, start, end, maxEntries, maxBytes), head, tail)
 }
 
 // ChangeProofIn is RangeProofIn for a change proof.
 func (l *Lease) ChangeProofIn(ctx context.Context, base, root merkle.Hash, start, end merkle.Key, maxEntries, maxBytes uint32, head, tail int) (ProofIn, error) {
-	return l.proofIn(ctx, &FrameRequest{Op: FrameChangeProof, Base: base, Root: root, Start: start, End: end,
-		MaxEntries: maxEntries, MaxBytes: maxBytes}, head, tail)
+	return l.proofIn(ctx, proofRequest(FrameChangeProof, base, root, start, end, maxEntries, maxBytes), head, tail)
 }
 
 func (l *Lease) proofIn(ctx context.Context, req *FrameRequest, head, tail int) (ProofIn, error) {
