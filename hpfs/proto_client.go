@@ -203,6 +203,17 @@ func (c *ProtoClient) roundTrip(ctx context.Context, req *FrameRequest, room fra
 	}
 }
 
+// bindDeadline makes ctx's deadline conn's, and ctx's cancellation interrupt a blocked read or
+// write on conn (by moving the deadline to now) until the returned stop is called.
+func bindDeadline(ctx context.Context, conn net.Conn) (stop func() bool) {
+	if dl, ok := ctx.Deadline(); ok {
+		conn.SetDeadline(dl)
+	} else {
+		conn.SetDeadline(time.Time{})
+	}
+	return context.AfterFunc(ctx, func() { conn.SetDeadline(time.Now()) })
+}
+
 // frameRoom is the free room asked for around a response's body (none: a plain buffer).
 type frameRoom struct{ head, tail int }
 
@@ -214,14 +225,7 @@ func (c *ProtoClient) exchange(ctx context.Context, pc *protoConn, req *FrameReq
 	if err := context.Cause(ctx); err != nil {
 		return nil, err
 	}
-	if dl, ok := ctx.Deadline(); ok {
-		pc.c.SetDeadline(dl)
-	} else {
-		pc.c.SetDeadline(time.Time{})
-	}
-	// Cancellation interrupts a blocked read or write by moving the deadline to now.
-	stop := context.AfterFunc(ctx, func() { pc.c.SetDeadline(time.Now()) })
-	defer stop()
+	defer bindDeadline(ctx, pc.c)()
 	if err := writeFrame(pc.c, head, req.Proof); err != nil {
 		return nil, fmt.Errorf("send: %w", err)
 	}

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -144,13 +143,7 @@ func (c *ProtoClient) share(ctx context.Context, pc *protoConn, size int) error 
 	if err != nil {
 		return err
 	}
-	if dl, ok := ctx.Deadline(); ok {
-		pc.c.SetDeadline(dl)
-	} else {
-		pc.c.SetDeadline(time.Time{})
-	}
-	stop := context.AfterFunc(ctx, func() { pc.c.SetDeadline(time.Now()) })
-	defer stop()
+	defer bindDeadline(ctx, pc.c)()
 	if err := writeFrame(pc.c, head); err != nil {
 		return fmt.Errorf("share: send: %w", err)
 	}
