@@ -30,6 +30,9 @@ type Config struct {
 	// Bootstrap lists peer addresses (host:port) to dial without knowing
 	// their key.
 	Bootstrap []string
+	// DisableLanes keeps requests on QUIC streams: the node neither listens on the TCP port
+	// of its address nor dials its peers' (lane.go). Lanes are also off when PacketConn is set.
+	DisableLanes bool
 	// DataDir, if set, is where the known-peer file (peers.bin) persists
 	// across restarts.
 	DataDir string

@@ -88,6 +88,12 @@ type Node struct {
 	tlsClient *tls.Config
 	qconf     *quic.Config
 
+	// Lanes (lane.go): laneClient is nil when this node dials none; laneLn is nil when it
+	// accepts none.
+	laneServer *tls.Config
+	laneClient *tls.Config
+	laneLn     net.Listener
+
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -211,6 +217,10 @@ func (n *Node) Start(ctx context.Context) error {
 		n.log.Info("p2p: loaded known peers", "count", k, "dir", n.cfg.DataDir)
 	}
 	n.ctx, n.cancel = context.WithCancel(context.Background())
+	if !n.cfg.DisableLanes && n.cfg.PacketConn == nil {
+		n.laneServer, n.laneClient = laneTLS(n.tlsServer, n.tlsClient)
+		n.listenLanes()
+	}
 	n.wg.Go(n.acceptLoop)
 	n.wg.Go(n.maintainLoop)
 	n.log.Info("p2p: listening", "addr", pc.LocalAddr().String(), "advertise", n.advertise)
@@ -256,6 +266,9 @@ func (n *Node) Close() error {
 	}
 	n.cancel()
 	n.ln.Close()
+	if n.laneLn != nil {
+		n.laneLn.Close()
+	}
 	for _, p := range peers {
 		p.close(codeShutdown, "shutdown")
 	}

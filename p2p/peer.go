@@ -33,6 +33,7 @@ type peer struct {
 	msgq  chan outMsg
 	ctrlq chan outMsg
 	lim   *limiter
+	lanes laneSet // TLS-over-TCP connections for requests, both directions (lane.go)
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -105,6 +106,7 @@ func (p *peer) close(code quic.ApplicationErrorCode, reason string) {
 	p.closeOnce.Do(func() {
 		p.conn.CloseWithError(code, truncate(reason))
 		p.cancel()
+		p.lanes.close()
 	})
 }
 

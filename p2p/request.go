@@ -86,6 +86,10 @@ func (p *peer) request(ctx context.Context, kind Kind, body, dst []byte, maxResp
 	if len(body) > p.n.cfg.MaxRequestSize {
 		return nil, fmt.Errorf("%w: request of %d bytes, bound %d", ErrTooLarge, len(body), p.n.cfg.MaxRequestSize)
 	}
+	frame := requestFrame(ctx, kind, body)
+	if resp, err, ok := p.requestOnLane(ctx, kind, frame, dst, maxResp); ok {
+		return resp, err
+	}
 	str, err := p.conn.OpenStreamSync(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("open stream: %w", err)
@@ -96,20 +100,31 @@ func (p *peer) request(ctx context.Context, kind Kind, body, dst []byte, maxResp
 		str.CancelWrite(codeCancelled)
 	})
 	defer stop()
-	timeout := defaultRequestTimeout
-	if dl, ok := ctx.Deadline(); ok {
-		// The stream is reset by the AfterFunc above when ctx ends; no
-		// stream deadline, so the error the caller sees is ctx's.
-		timeout = time.Until(dl)
-	}
-	r := request{Kind: kind, TimeoutMs: uint32(min(max(timeout.Milliseconds(), 1), 1<<31)), Body: body}
-	frame := appendFrame(nil, r.encode())
 	if _, err := str.Write(frame); err != nil {
 		return nil, fmt.Errorf("write request: %w", err)
 	}
 	str.Close()
 	p.n.met.MessageOut(p.id, kind, len(frame))
-	hb, err := readFrame(str, 64)
+	return p.readResponse(str, str.CancelRead, kind, dst, maxResp)
+}
+
+// requestFrame is the frame of a request of kind whose requester waits until ctx's deadline
+// (defaultRequestTimeout without one). The requester resets or drops the request when ctx
+// ends, so its transport needs no deadline of its own: the error the caller sees is ctx's.
+func requestFrame(ctx context.Context, kind Kind, body []byte) []byte {
+	timeout := defaultRequestTimeout
+	if dl, ok := ctx.Deadline(); ok {
+		timeout = time.Until(dl)
+	}
+	r := request{Kind: kind, TimeoutMs: uint32(min(max(timeout.Milliseconds(), 1), 1<<31)), Body: body}
+	return appendFrame(nil, r.encode())
+}
+
+// readResponse reads the response to a request of kind from r: its header frame, then its
+// body, into dst when it fits. Whenever it returns with the response malformed or its body
+// unread, it first calls abort with the code to reset the stream with.
+func (p *peer) readResponse(r io.Reader, abort func(quic.StreamErrorCode), kind Kind, dst []byte, maxResp int) ([]byte, error) {
+	hb, err := readFrame(r, 64)
 	if err != nil {
 		return nil, fmt.Errorf("read response header: %w", err)
 	}
@@ -118,12 +133,12 @@ func (p *peer) request(ctx context.Context, kind Kind, body, dst []byte, maxResp
 		err = fmt.Errorf("%w: kind %d, want response", ErrMalformed, k)
 	}
 	if err != nil {
-		str.CancelRead(codeStreamBad)
+		abort(codeStreamBad)
 		return nil, err
 	}
 	h, err := decodeResponseHeader(d)
 	if err != nil {
-		str.CancelRead(codeStreamBad)
+		abort(codeStreamBad)
 		return nil, err
 	}
 	switch h.Status {
@@ -132,22 +147,26 @@ func (p *peer) request(ctx context.Context, kind Kind, body, dst []byte, maxResp
 		return nil, ErrNoHandler
 	case respTooLarge:
 		return nil, fmt.Errorf("%w: peer's response exceeded its own bound", ErrResponseTooLarge)
-	case respError:
+	case respError, respRefused:
 		if h.Length > maxRespErrLen {
-			str.CancelRead(codeStreamBad)
+			abort(codeStreamBad)
 			return nil, fmt.Errorf("%w: error text of %d bytes", ErrMalformed, h.Length)
 		}
 		msg := make([]byte, h.Length)
-		if _, err := io.ReadFull(str, msg); err != nil {
+		if _, err := io.ReadFull(r, msg); err != nil {
 			return nil, fmt.Errorf("read error text: %w", err)
+		}
+		if h.Status == respRefused {
+			abort(codeStreamBad) // the server closes what carried the request
+			return nil, fmt.Errorf("%w: peer refused the request: %s", ErrMalformed, msg)
 		}
 		return nil, fmt.Errorf("%w: %s", ErrRemote, msg)
 	default:
-		str.CancelRead(codeStreamBad)
+		abort(codeStreamBad)
 		return nil, fmt.Errorf("%w: response status %d", ErrMalformed, h.Status)
 	}
 	if h.Length > uint64(maxResp) {
-		str.CancelRead(codeCancelled)
+		abort(codeCancelled)
 		return nil, fmt.Errorf("%w: %d bytes, bound %d", ErrResponseTooLarge, h.Length, maxResp)
 	}
 	resp := dst[:0]
@@ -155,7 +174,7 @@ func (p *peer) request(ctx context.Context, kind Kind, body, dst []byte, maxResp
 		resp = make([]byte, h.Length)
 	}
 	resp = resp[:h.Length]
-	if _, err := io.ReadFull(str, resp); err != nil {
+	if _, err := io.ReadFull(r, resp); err != nil {
 		return nil, fmt.Errorf("read response body: %w", err)
 	}
 	p.n.met.MessageIn(p.id, kind, len(hb)+4+len(resp))
@@ -166,83 +185,107 @@ func (p *peer) request(ctx context.Context, kind Kind, body, dst []byte, maxResp
 func (p *peer) serveRequest(str *quic.Stream) {
 	str.SetPriority(urgencyBulk, true)
 	str.SetReadDeadline(time.Now().Add(p.n.cfg.HandshakeTimeout))
-	body, err := readFrame(str, p.n.cfg.MaxRequestSize+frameOverhead)
+	r, err := p.readRequest(str)
 	if err != nil {
 		str.CancelRead(codeStreamBad)
 		str.CancelWrite(codeStreamBad)
-		if errors.Is(err, ErrFrameTooLarge) {
-			p.bad(kindRequest, err)
-		}
 		return
 	}
-	if !p.lim.allowBytes(len(body)+4, p.n.cfg.Now()) {
-		p.cutOff(fmt.Sprintf("more than %d bytes/min", p.n.cfg.BytesPerMinute))
-		return
-	}
-	k, d, err := splitBody(body)
-	if err == nil && k != kindRequest {
-		err = fmt.Errorf("%w: kind %d on a request stream", ErrMalformed, k)
-	}
-	var r request
-	if err == nil {
-		r, err = decodeRequest(d, p.n.cfg.MaxRequestSize)
-	}
-	if err != nil {
-		p.bad(kindRequest, err)
-		str.CancelRead(codeStreamBad)
-		str.CancelWrite(codeStreamBad)
-		return
-	}
-	p.n.met.MessageIn(p.id, r.Kind, len(body)+4)
-	p.n.hmu.RLock()
-	h := p.n.reqHandlers[r.Kind]
-	p.n.hmu.RUnlock()
-	if h == nil {
-		p.n.met.Dropped(p.id, r.Kind, "no-handler")
-		p.respond(str, r.Kind, respNoHandler, nil)
-		return
-	}
-	// The requester enforces its own deadline; the server's runs a little
-	// later so the requester sees its own context's error, not a reset.
-	timeout := min(time.Duration(r.TimeoutMs)*time.Millisecond, maxRequestTimeout)
-	ctx, cancel := context.WithTimeout(p.ctx, timeout+requestSlack)
+	ctx, cancel := p.requestContext(r)
 	defer cancel()
 	stop := context.AfterFunc(str.Context(), cancel) // requester reset the stream
 	defer stop()
 	if dl, ok := ctx.Deadline(); ok {
 		str.SetWriteDeadline(dl)
 	}
-	resp, release, err := h(ctx, p.id, r.Body)
+	status, resp, release := p.answer(ctx, r)
 	if release != nil {
 		// Safe once respond returned: quic-go's Write returns only after copying every byte
 		// it will send into its own frames, and sends nothing more of p after a reset or a
 		// shutdown (v0.65's SendStream.write and popNewStreamFrameForPacket).
 		defer release()
 	}
-	switch {
-	case ctx.Err() != nil:
+	if ctx.Err() != nil {
 		str.CancelWrite(codeCancelled)
-	case err != nil:
-		p.respond(str, r.Kind, respError, []byte(truncateN(err.Error(), maxRespErrLen)))
-	case len(resp) > p.n.cfg.MaxResponseSize:
-		p.n.log.Warn("p2p: response over bound not sent", "peer", p.id, "kind", r.Kind, "bytes", len(resp), "bound", p.n.cfg.MaxResponseSize)
-		p.respond(str, r.Kind, respTooLarge, nil)
-	default:
-		p.respond(str, r.Kind, respOK, resp)
+		return
+	}
+	if p.respond(str, r.Kind, status, resp) == nil {
+		str.Close()
 	}
 }
 
-func (p *peer) respond(str *quic.Stream, kind Kind, status uint8, body []byte) {
+// readRequest reads one request frame from r and decodes it, charging its bytes to the peer.
+// A frame over the bound or malformed counts as bad input. An error means there is no request
+// to answer: the stream or lane must be dropped.
+func (p *peer) readRequest(r io.Reader) (request, error) {
+	body, err := readFrame(r, p.n.cfg.MaxRequestSize+frameOverhead)
+	if err != nil {
+		if errors.Is(err, ErrFrameTooLarge) {
+			p.bad(kindRequest, err)
+		}
+		return request{}, err
+	}
+	if !p.lim.allowBytes(len(body)+4, p.n.cfg.Now()) {
+		p.cutOff(fmt.Sprintf("more than %d bytes/min", p.n.cfg.BytesPerMinute))
+		return request{}, fmt.Errorf("%w: over %d bytes/min", ErrTooLarge, p.n.cfg.BytesPerMinute)
+	}
+	k, d, err := splitBody(body)
+	if err == nil && k != kindRequest {
+		err = fmt.Errorf("%w: kind %d on a request stream", ErrMalformed, k)
+	}
+	var req request
+	if err == nil {
+		req, err = decodeRequest(d, p.n.cfg.MaxRequestSize)
+	}
+	if err != nil {
+		p.bad(kindRequest, err)
+		return request{}, err
+	}
+	p.n.met.MessageIn(p.id, req.Kind, len(body)+4)
+	return req, nil
+}
+
+// requestContext is the context a handler of r runs under. The requester enforces its own
+// deadline; the server's runs a little later so the requester sees its own context's error,
+// not a reset.
+func (p *peer) requestContext(r request) (context.Context, context.CancelFunc) {
+	timeout := min(time.Duration(r.TimeoutMs)*time.Millisecond, maxRequestTimeout)
+	return context.WithTimeout(p.ctx, timeout+requestSlack)
+}
+
+// answer runs the handler of r's kind and returns the response to send. release, when not
+// nil, must be called once the response is written or dropped.
+func (p *peer) answer(ctx context.Context, r request) (status uint8, resp []byte, release func()) {
+	p.n.hmu.RLock()
+	h := p.n.reqHandlers[r.Kind]
+	p.n.hmu.RUnlock()
+	if h == nil {
+		p.n.met.Dropped(p.id, r.Kind, "no-handler")
+		return respNoHandler, nil, nil
+	}
+	resp, release, err := h(ctx, p.id, r.Body)
+	switch {
+	case err != nil:
+		return respError, []byte(truncateN(err.Error(), maxRespErrLen)), release
+	case len(resp) > p.n.cfg.MaxResponseSize:
+		p.n.log.Warn("p2p: response over bound not sent", "peer", p.id, "kind", r.Kind, "bytes", len(resp), "bound", p.n.cfg.MaxResponseSize)
+		return respTooLarge, nil, release
+	}
+	return respOK, resp, release
+}
+
+// respond writes a response (header frame, then body) to w.
+func (p *peer) respond(w io.Writer, kind Kind, status uint8, body []byte) error {
 	h := responseHeader{Status: status, Length: uint64(len(body))}
 	hdr := appendFrame(nil, h.encode())
-	if _, err := str.Write(hdr); err != nil {
-		return
+	if _, err := w.Write(hdr); err != nil {
+		return err
 	}
-	if _, err := str.Write(body); err != nil {
-		return
+	if _, err := w.Write(body); err != nil {
+		return err
 	}
-	str.Close()
 	p.n.met.MessageOut(p.id, kind, len(hdr)+len(body))
+	return nil
 }
 
 func truncateN(s string, n int) string {

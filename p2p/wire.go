@@ -287,6 +287,9 @@ const (
 	respError     = 1
 	respNoHandler = 2
 	respTooLarge  = 3
+	// respRefused answers a request a lane's server could not read (over its bound,
+	// malformed); the body is the reason and the lane ends with it (lane.go).
+	respRefused = 4
 )
 
 // responseHeader precedes a response body, which follows raw on the stream

@@ -222,8 +222,12 @@ func waitIdle(b *testing.B) {
 }
 
 // profileSync writes a CPU profile of the sync alone (not the setup) to $HPFSD_SYNC_PROFILE if
-// set; -cpuprofile would be dominated by writing and importing the data.
+// set; -cpuprofile would be dominated by writing and importing the data. $HPFSD_SYNC_PERF names
+// a perf.data file instead: perf sees the kernel's side of the syscalls pprof shows as flat.
 func profileSync(b *testing.B) (stop func()) {
+	if path := os.Getenv("HPFSD_SYNC_PERF"); path != "" {
+		return perfSync(b, path)
+	}
 	path := os.Getenv("HPFSD_SYNC_PROFILE")
 	if path == "" {
 		return func() {}
@@ -236,6 +240,20 @@ func profileSync(b *testing.B) (stop func()) {
 		b.Fatal(err)
 	}
 	return func() { pprof.StopCPUProfile(); f.Close() }
+}
+
+// perfSync records this process with perf (software cpu-clock, call graphs) into path until
+// stop is called.
+func perfSync(b *testing.B, path string) (stop func()) {
+	cmd := exec.Command("perf", "record", "-q", "-e", "cpu-clock", "-g", "-o", path, "-p", fmt.Sprint(os.Getpid()))
+	if err := cmd.Start(); err != nil {
+		b.Fatalf("start perf: %v", err)
+	}
+	time.Sleep(time.Second) // perf attaches asynchronously
+	return func() {
+		cmd.Process.Signal(syscall.SIGINT)
+		cmd.Wait()
+	}
 }
 
 func BenchmarkHPFSDSync1GiB10kFiles(b *testing.B) { benchHPFSDSync(b, 10_000, 1<<30/10_000) }
