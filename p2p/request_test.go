@@ -110,7 +110,9 @@ func testRequestErrors(t *testing.T, lanes bool) {
 
 // TestRequestDeadlineAndCancelReachHandler: the requester's deadline and
 // cancellation both end the server handler's context.
-func TestRequestDeadlineAndCancelReachHandler(t *testing.T) { onBothTransports(t, testRequestDeadlineAndCancelReachHandler) }
+func TestRequestDeadlineAndCancelReachHandler(t *testing.T) {
+	onBothTransports(t, testRequestDeadlineAndCancelReachHandler)
+}
 
 func testRequestDeadlineAndCancelReachHandler(t *testing.T, lanes bool) {
 	a := startNode(t, requestConfig(t, lanes))
@@ -160,7 +162,9 @@ func testRequestDeadlineAndCancelReachHandler(t *testing.T, lanes bool) {
 // recycles gets it back exactly once per request, after the response was written (the
 // requester sees the bytes as they were when the handler returned, although the release
 // overwrites them), and also when it answered with an error.
-func TestReleasingHandlerGetsItsBufferBackAfterTheResponse(t *testing.T) { onBothTransports(t, testReleasingHandlerGetsItsBufferBackAfterTheResponse) }
+func TestReleasingHandlerGetsItsBufferBackAfterTheResponse(t *testing.T) {
+	onBothTransports(t, testReleasingHandlerGetsItsBufferBackAfterTheResponse)
+}
 
 func testReleasingHandlerGetsItsBufferBackAfterTheResponse(t *testing.T, lanes bool) {
 	a := startNode(t, requestConfig(t, lanes))
