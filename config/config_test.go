@@ -74,6 +74,7 @@ func TestParseRejectsBrokenConfig(t *testing.T) {
 		}, field: "node.private_key"},
 		{name: "role", edit: func(m map[string]any) { sub(m, "node")["role"] = "king" }, field: "node.role"},
 		{name: "peer without port", edit: func(m map[string]any) { sub(m, "mesh")["known_peers"] = []string{"localhost"} }, field: "mesh.known_peers[0]"},
+		{name: "user port is the lanes' port", edit: func(m map[string]any) { sub(m, "user")["port"] = sub(m, "mesh")["port"] }, field: "user.port"},
 		{name: "read requests 33", edit: func(m map[string]any) { sub(m, "user")["concurrent_read_requests"] = 33 }, field: "user.concurrent_read_requests"},
 		{name: "keep fewer ledgers than catch-up gap", edit: func(m map[string]any) { sub(m, "ledger")["keep_ledgers"] = 10 }, field: "ledger.keep_ledgers"},
 		{name: "malformed json", raw: `{"hp_version": `, field: ""},

@@ -100,6 +100,9 @@ type Mesh struct {
 	MaxBadMsgSigsPerMin    uint64        `json:"max_bad_msgsigs_per_min"`
 	MaxDupMsgsPerMin       uint64        `json:"max_dup_msgs_per_min"`
 	PeerDiscovery          PeerDiscovery `json:"peer_discovery"`
+	// DisableLanes keeps requests (state and ledger sync) on QUIC streams instead of TLS-over-TCP
+	// lanes on the TCP port of the same number (hpnode addition; see package p2p).
+	DisableLanes bool `json:"disable_lanes"`
 }
 
 // PeerDiscovery controls signed peer-record gossip.

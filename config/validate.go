@@ -41,6 +41,10 @@ func (c *HPConfig) Validate() error {
 	if err := c.User.validate(); err != nil {
 		return err
 	}
+	if c.Mesh.Port == c.User.Port && !c.Mesh.DisableLanes {
+		// Both are TCP listeners then: the user server's wss and the mesh's lanes.
+		return fieldErr("user.port", fmt.Errorf("equals mesh.port %d, whose TCP port carries the mesh's lanes (or set mesh.disable_lanes)", c.Mesh.Port))
+	}
 	if err := oneOf("hpfs.log.log_level", c.HPFS.Log.LogLevel, "dbg", "inf", "wrn", "err"); err != nil {
 		return err
 	}

@@ -231,6 +231,7 @@ func (n *Node) newMesh(cfg config.HPConfig) (*p2p.Node, error) {
 		MaxMessageSize: int(cfg.Mesh.MaxBytesPerMsg),
 		BytesPerMinute: int64(cfg.Mesh.MaxBytesPerMin),
 		BadPerMinute:   int(cfg.Mesh.MaxBadMsgsPerMin),
+		DisableLanes:   cfg.Mesh.DisableLanes,
 		Logger:         n.logger.With("part", "mesh"),
 		Metrics:        n.metrics,
 	}
