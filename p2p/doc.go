@@ -28,6 +28,13 @@
 // bidirectional stream at urgency 5, so bulk transfers never delay consensus
 // traffic, and gossip never sits in front of a proposal.
 //
+// Lanes (lane.go): a request travels on a lane when the peer has one, a TLS 1.3
+// connection over TCP to the port number of the peer's QUIC listener,
+// accepted only from a registered peer's key and carrying one request at a
+// time in the request stream's format; quic-go's per-packet cost makes a
+// bulk response four times dearer on a QUIC stream. Without a lane (TCP port
+// closed, all busy, disabled) the request opens a QUIC stream as above.
+//
 // Handshake: TLS 1.3 with a self-signed certificate over the node key (both
 // sides present one; the certificate's key is the identity). Then on the
 // control stream: dialer hello → listener hello + proof → dialer proof,
