@@ -36,6 +36,10 @@ const (
 	// flight to one peer on lanes (more wait on QUIC streams), and the lanes a server keeps
 	// for one peer (more are closed at once).
 	maxLanes = 16
+	// maxLaneHandshakes bounds the lane connections in their TLS handshake at once, so
+	// connections that never finish one (each held up to HandshakeTimeout) cannot pile up;
+	// more are closed at once.
+	maxLaneHandshakes = 64
 	// laneRetryAfter is how long a node sends a peer's requests over QUIC after a lane to it
 	// failed to open.
 	laneRetryAfter = 30 * time.Second
@@ -177,23 +181,31 @@ func (n *Node) listenLanes() {
 		return
 	}
 	n.laneLn = ln
+	handshakes := make(chan struct{}, maxLaneHandshakes)
 	n.wg.Go(func() {
 		for {
 			c, err := ln.Accept()
 			if err != nil {
 				return // closed by Close
 			}
-			n.wg.Go(func() { n.serveLane(c) })
+			select {
+			case handshakes <- struct{}{}:
+				n.wg.Go(func() { n.serveLane(c, func() { <-handshakes }) })
+			default:
+				c.Close()
+			}
 		}
 	})
 }
 
-// serveLane authenticates an accepted lane and answers its requests until it fails, idles
-// for IdleTimeout, or its peer's connection ends.
-func (n *Node) serveLane(raw net.Conn) {
+// serveLane authenticates an accepted lane, calls handshaken, and answers the lane's requests
+// until it fails, idles for IdleTimeout, or its peer's connection ends.
+func (n *Node) serveLane(raw net.Conn, handshaken func()) {
 	c := tls.Server(raw, n.laneServer)
 	raw.SetDeadline(time.Now().Add(n.cfg.HandshakeTimeout))
-	if err := c.HandshakeContext(n.ctx); err != nil {
+	err := c.HandshakeContext(n.ctx)
+	handshaken()
+	if err != nil {
 		c.Close()
 		return
 	}

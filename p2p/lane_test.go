@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"io"
+	"net"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -137,5 +138,39 @@ func TestLanesAreBoundedAndBusyRequestsUseQUIC(t *testing.T) {
 	}
 	if got := laneCount(b, a.ID()); got != maxLanes {
 		t.Fatalf("requester holds %d lanes, want %d", got, maxLanes)
+	}
+}
+
+// TestLaneHandshakesAreBounded: connections that never finish a lane handshake are held at
+// most maxLaneHandshakes at a time (the rest closed at once), and the node still answers a
+// peer's requests.
+func TestLaneHandshakesAreBounded(t *testing.T) {
+	a := startNode(t, fastConfig(newKey(t)))
+	a.HandleRequest(kindTestReq, func(_ context.Context, _ PeerID, req []byte) ([]byte, error) { return req, nil })
+	const extra = 20
+	var conns []net.Conn
+	for range maxLaneHandshakes + extra {
+		c, err := net.Dial("tcp", a.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		conns = append(conns, c)
+	}
+	time.Sleep(500 * time.Millisecond) // well within HandshakeTimeout
+	closed := 0
+	for _, c := range conns {
+		c.SetReadDeadline(time.Now().Add(10 * time.Millisecond))
+		var b [1]byte
+		if _, err := c.Read(b[:]); errors.Is(err, io.EOF) || err != nil && strings.Contains(err.Error(), "reset") {
+			closed++
+		}
+	}
+	if closed != extra {
+		t.Fatalf("%d of %d silent connections closed at once, want %d", closed, len(conns), extra)
+	}
+	b := connectPair(t, a, fastConfig(newKey(t)))
+	if resp, err := b.Request(context.Background(), a.ID(), kindTestReq, []byte("x"), 10); err != nil || string(resp) != "x" {
+		t.Fatalf("request during a handshake flood: %q, %v", resp, err)
 	}
 }
