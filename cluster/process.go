@@ -66,7 +66,7 @@ func startNode(bin string, l nodedir.Layout) error {
 		return err
 	}
 	// The node writes its own pid file; this one covers the window before it does.
-	if err := os.WriteFile(l.PIDFile(), []byte(strconv.Itoa(cmd.Process.Pid)+"\n"), 0o644); err != nil {
+	if err := nodedir.WritePID(l, cmd.Process.Pid); err != nil {
 		return err
 	}
 	return cmd.Process.Release()

@@ -81,7 +81,7 @@ type Node struct {
 // killed, hpfsd unmounts, the ledger is durable.
 func (n *Node) Run(ctx context.Context) error {
 	l := n.layout
-	if err := os.WriteFile(l.PIDFile(), []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
+	if err := nodedir.WritePID(l, os.Getpid()); err != nil {
 		return fmt.Errorf("pid file: %w", err)
 	}
 	defer os.Remove(l.PIDFile())

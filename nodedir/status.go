@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"strconv"
 	"time"
 
 	"github.com/hpfs/hpnode/config"
@@ -46,6 +47,13 @@ func WriteStatus(l Layout, s Status) error {
 		return err
 	}
 	return config.WriteFileAtomic(l.StatusFile(), append(data, '\n'), 0o644)
+}
+
+// WritePID publishes the node's process id atomically: `hpnode cluster start` reads it while
+// both it and the node write it, and a reader that saw a truncated file took a starting node
+// for one that had exited.
+func WritePID(l Layout, pid int) error {
+	return config.WriteFileAtomic(l.PIDFile(), []byte(strconv.Itoa(pid)+"\n"), 0o644)
 }
 
 // ReadStatus reads the last published status.
