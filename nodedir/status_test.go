@@ -8,8 +8,9 @@ import (
 	"testing"
 )
 
-// TestPIDFileIsNeverSeenPartlyWritten: a reader polling the pid file while it is rewritten
-// (the node and `hpnode cluster start` both write it) always reads a whole pid.
+// TestPIDFileIsNeverSeenPartlyWritten: a reader polling the pid file while two writers
+// rewrite it (the node and `hpnode cluster start` both write it) always reads a whole pid,
+// and neither writer fails.
 func TestPIDFileIsNeverSeenPartlyWritten(t *testing.T) {
 	l := Layout{Root: t.TempDir()}
 	if err := WritePID(l, 1); err != nil {
@@ -17,19 +18,21 @@ func TestPIDFileIsNeverSeenPartlyWritten(t *testing.T) {
 	}
 	var wg sync.WaitGroup
 	stop := make(chan struct{})
-	wg.Go(func() {
-		for i := 2; ; i++ {
-			select {
-			case <-stop:
-				return
-			default:
+	for range 2 { // two writers, as the node and `hpnode cluster start`
+		wg.Go(func() {
+			for i := 2; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if err := WritePID(l, 100000+i%1000); err != nil {
+					t.Error(err)
+					return
+				}
 			}
-			if err := WritePID(l, 100000+i%1000); err != nil {
-				t.Error(err)
-				return
-			}
-		}
-	})
+		})
+	}
 	defer wg.Wait()
 	defer close(stop)
 	for range 20000 {
