@@ -47,9 +47,9 @@ const (
 
 // lane is one TLS-over-TCP connection of a laneSet. It carries one request at a time.
 type lane struct {
-	conn   *tls.Conn
-	broken bool      // an I/O failed or a response was left unread: never reused
-	idle   time.Time // when it was last put back
+	conn      *tls.Conn
+	broken    bool      // an I/O failed or a response was left unread: never reused
+	idleSince time.Time // when it was last put back
 }
 
 // Read reads the response; a failed read breaks the lane.
@@ -125,7 +125,7 @@ func (s *laneSet) take(now time.Time, maxIdle time.Duration) (l *lane, dial bool
 	for len(s.idle) > 0 {
 		l = s.idle[len(s.idle)-1]
 		s.idle = s.idle[:len(s.idle)-1]
-		if now.Sub(l.idle) < maxIdle {
+		if now.Sub(l.idleSince) < maxIdle {
 			return l, false
 		}
 		delete(s.all, l.conn)
@@ -152,7 +152,7 @@ func (s *laneSet) dialFailed(now time.Time) {
 func (s *laneSet) put(l *lane, now time.Time) {
 	s.mu.Lock()
 	if !l.broken && !s.closed {
-		l.idle = now
+		l.idleSince = now
 		s.idle = append(s.idle, l)
 		s.mu.Unlock()
 		return
