@@ -1,12 +1,18 @@
 package hpfs
 
 import (
+	"sync"
+
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/batchrepr"
 )
 
-// syncBatchBufs bounds the batch buffers a store keeps for writeSynced: one per apply that can
-// run at once (the client's work limit is 12 requests, of which a few apply at a time).
+// syncBatchBufs is the number of writeSynced batches that fill at once, each with a buffer of
+// its own: one per apply that can run at once (the client's work limit is 12 requests, of
+// which a few apply at a time). More applies wait for a buffer rather than allocate one: each
+// fresh multi-megabyte buffer costs a page fault and a zeroed page per 4 KiB, and with lanes
+// delivering responses in bursts, a pool that handed out spares cleared ~1 GiB of new pages
+// per 1 GiB sync.
 const syncBatchBufs = 8
 
 // maxRecycledBatch is the largest batch whose buffer is recycled. Pebble copies a batch into its
@@ -17,20 +23,12 @@ const syncBatchBufs = 8
 const maxRecycledBatch = memTableSize / 4
 
 // syncBatch returns a batch for writeSynced whose buffer holds size bytes without growing,
-// recycled from an earlier proof when one is free: a fresh multi-megabyte buffer per proof cost
-// zeroing it and a page fault per page, about 4% of a 1 GiB sync's CPU. Give it back with
-// releaseSyncBatch after Commit.
+// recycled from an earlier proof when one is free. It waits while syncBatchBufs batches are
+// filling. Give it back with releaseSyncBatch after Commit (or after a failure).
 func (s *Store) syncBatch(size int) (*pebble.Batch, []byte) {
-	var buf []byte
-	select {
-	case buf = <-s.syncBufs:
-		if cap(buf) < size {
-			buf = nil // too small for this proof: let the collector have it
-		}
-	default:
-	}
-	if buf == nil {
-		buf = hugeAlloc(max(size, hugeBatchMin))
+	buf := s.syncBufs.get()
+	if cap(buf) < size {
+		buf = hugeAlloc(max(size, hugeBatchMin)) // the smaller one goes to the collector
 	}
 	buf = buf[:cap(buf)]
 	// A recycled buffer starts with the previous batch's header; an all-zero header is an
@@ -45,17 +43,54 @@ func (s *Store) syncBatch(size int) (*pebble.Batch, []byte) {
 	return b, buf
 }
 
-// releaseSyncBatch closes b, made by syncBatch over buf, and keeps buf for the next proof if b
-// was committed and pebble cannot still reference it (a batch that failed is never reused,
-// as pebble itself does).
+// releaseSyncBatch closes b, made by syncBatch over buf, and gives back its place in the pool,
+// with buf for the next batch if b was committed and pebble cannot still reference it (a batch
+// that failed is never reused, as pebble itself does).
 func (s *Store) releaseSyncBatch(b *pebble.Batch, buf []byte, committed bool) {
 	n := len(b.Repr())
 	b.Close()
-	if buf == nil || !committed || n >= maxRecycledBatch {
-		return
+	if !committed || n >= maxRecycledBatch {
+		buf = nil
 	}
-	select {
-	case s.syncBufs <- buf:
-	default:
+	s.syncBufs.put(buf)
+}
+
+// batchBufs bounds the batches filling at once and recycles their buffers, most recently used
+// first (its pages are the likeliest to be resident).
+type batchBufs struct {
+	slots chan struct{} // one per batch filling
+	mu    sync.Mutex
+	free  [][]byte // recycled buffers, most recent last; never more than cap(slots)
+}
+
+func newBatchBufs(n int) *batchBufs { return &batchBufs{slots: make(chan struct{}, n)} }
+
+// get waits for a place among the batches filling and returns a recycled buffer, or nil.
+func (p *batchBufs) get() []byte {
+	p.slots <- struct{}{}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if k := len(p.free); k > 0 {
+		buf := p.free[k-1]
+		p.free = p.free[:k-1]
+		return buf
 	}
+	return nil
+}
+
+// put gives back a place taken by get, with buf to recycle unless it is nil.
+func (p *batchBufs) put(buf []byte) {
+	if buf != nil {
+		p.mu.Lock()
+		p.free = append(p.free, buf)
+		p.mu.Unlock()
+	}
+	<-p.slots
+}
+
+// recycled is the number of buffers waiting to be reused.
+func (p *batchBufs) recycled() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.free)
 }

@@ -3,6 +3,7 @@ package hpfs
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2"
 
@@ -25,17 +26,17 @@ func TestSyncBatchBufferIsRecycledWithoutCorruption(t *testing.T) {
 		if _, err := pc.ApplyProof(context.Background(), KindRange, merkle.Hash{}, v2, starts[i], nil, proofs[i]); err != nil {
 			t.Fatalf("apply %d: %v", i, err)
 		}
-		st := dst.Store()
-		if n := len(st.syncBufs); n != 1 {
+		bufs := dst.Store().syncBufs
+		if n := bufs.recycled(); n != 1 {
 			t.Fatalf("after apply %d the store keeps %d batch buffers, want 1", i, n)
 		}
-		buf := <-st.syncBufs
+		buf := bufs.get()
 		if first == nil {
 			first = buf
 		} else if &buf[0] != &first[0] {
 			t.Fatalf("apply %d used a fresh buffer, not the recycled one", i)
 		}
-		st.syncBufs <- buf
+		bufs.put(buf)
 	}
 	if err := dst.Store().db.Flush(); err != nil {
 		t.Fatal(err)
@@ -62,7 +63,7 @@ func TestSyncBatchBufferOfAFlushableBatchIsNotRecycled(t *testing.T) {
 		t.Fatal(err)
 	}
 	st.releaseSyncBatch(b, buf, true)
-	if n := len(st.syncBufs); n != 0 {
+	if n := st.syncBufs.recycled(); n != 0 {
 		t.Fatalf("a %d MiB batch's buffer was recycled", maxRecycledBatch>>20)
 	}
 	small, sbuf := st.syncBatch(1 << 10)
@@ -70,7 +71,47 @@ func TestSyncBatchBufferOfAFlushableBatchIsNotRecycled(t *testing.T) {
 		t.Fatal(err)
 	}
 	st.releaseSyncBatch(small, sbuf, false)
-	if n := len(st.syncBufs); n != 0 {
+	if n := st.syncBufs.recycled(); n != 0 {
 		t.Fatal("the buffer of an uncommitted batch was recycled")
+	}
+}
+
+// More batches than syncBatchBufs wait for one to be released instead of allocating a buffer
+// of their own, and take over its buffer.
+func TestSyncBatchesBeyondThePoolWait(t *testing.T) {
+	st, err := OpenStore(StoreOptions{Dir: t.TempDir(), Logger: quietLog()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	type held struct {
+		b   *pebble.Batch
+		buf []byte
+	}
+	var hs []held
+	for range syncBatchBufs {
+		b, buf := st.syncBatch(1 << 10)
+		hs = append(hs, held{b, buf})
+	}
+	got := make(chan []byte)
+	go func() {
+		b, buf := st.syncBatch(1 << 10)
+		b.Close()
+		got <- buf
+	}()
+	select {
+	case <-got:
+		t.Fatalf("batch %d got a buffer while %d were filling", syncBatchBufs+1, syncBatchBufs)
+	case <-time.After(100 * time.Millisecond):
+	}
+	if err := hs[0].b.Set([]byte{'x'}, []byte("v"), nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := hs[0].b.Commit(pebble.NoSync); err != nil {
+		t.Fatal(err)
+	}
+	st.releaseSyncBatch(hs[0].b, hs[0].buf, true)
+	if buf := <-got; &buf[0] != &hs[0].buf[0] {
+		t.Fatal("the waiting batch allocated a buffer instead of taking the released one")
 	}
 }
