@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"runtime/pprof"
 	"slices"
 	"syscall"
@@ -187,7 +188,10 @@ func BenchmarkHPFSDSyncVsCopy1GiB10kFiles(b *testing.B) {
 		syncMBs, copyMBs = append(syncMBs, mbs(se)), append(copyMBs, mbs(ce))
 		syncCPU, copyCPU = append(syncCPU, sc.Seconds()/gib), append(copyCPU, cc.Seconds()/gib)
 		ratio = append(ratio, mbs(se)/mbs(ce))
-		b.Logf("round %d: sync %.1f MB/s %.2f cpu-s/GiB, copy %.1f MB/s %.2f cpu-s/GiB", round, mbs(se), sc.Seconds()/gib, mbs(ce), cc.Seconds()/gib)
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		b.Logf("round %d: sync %.1f MB/s %.2f cpu-s/GiB, copy %.1f MB/s %.2f cpu-s/GiB; live heap %d MiB, goroutines %d", round, mbs(se), sc.Seconds()/gib, mbs(ce), cc.Seconds()/gib, ms.HeapAlloc>>20, runtime.NumGoroutine())
 	}
 	b.ReportMetric(median(syncMBs), "sync-MB/s")
 	b.ReportMetric(median(copyMBs), "copy-MB/s")
