@@ -34,9 +34,11 @@ type nodeMetrics struct {
 	peerDropped  *prometheus.CounterVec
 	peerRTT      prometheus.Histogram
 	connectedNow prometheus.GaugeFunc
+	lanesNow     prometheus.GaugeFunc
 }
 
-func newNodeMetrics(peers func() int) *nodeMetrics {
+// newNodeMetrics registers the node's metrics; peers lists the connected peers at each scrape.
+func newNodeMetrics(peers func() []p2p.PeerInfo) *nodeMetrics {
 	m := &nodeMetrics{reg: prometheus.NewRegistry()}
 	f := func(c prometheus.Collector) { m.reg.MustRegister(c) }
 	m.ledgerSeq = prometheus.NewGauge(prometheus.GaugeOpts{Name: "hpnode_ledger_seq", Help: "Last closed ledger sequence."})
@@ -51,9 +53,16 @@ func newNodeMetrics(peers func() int) *nodeMetrics {
 	m.peerBytes = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "hpnode_peer_bytes_total", Help: "Peer message bytes by direction and kind."}, []string{"dir", "kind"})
 	m.peerDropped = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "hpnode_peer_dropped_total", Help: "Peer messages dropped, by kind and reason."}, []string{"kind", "reason"})
 	m.peerRTT = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "hpnode_peer_rtt_seconds", Help: "Peer round-trip times.", Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16)})
-	m.connectedNow = prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "hpnode_peers_connected", Help: "Connected peers."}, func() float64 { return float64(peers()) })
+	m.connectedNow = prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "hpnode_peers_connected", Help: "Connected peers."}, func() float64 { return float64(len(peers())) })
+	m.lanesNow = prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "hpnode_peer_lanes", Help: "Open request lanes (TLS over TCP) to and from peers."}, func() float64 {
+		n := 0
+		for _, p := range peers() {
+			n += p.Lanes
+		}
+		return float64(n)
+	})
 	for _, c := range []prometheus.Collector{m.ledgerSeq, m.voteStatus, m.inputs, m.executions, m.execSeconds,
-		m.syncBytes, m.syncEntries, m.syncPercent, m.peerMsgs, m.peerBytes, m.peerDropped, m.peerRTT, m.connectedNow,
+		m.syncBytes, m.syncEntries, m.syncPercent, m.peerMsgs, m.peerBytes, m.peerDropped, m.peerRTT, m.connectedNow, m.lanesNow,
 		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{})} {
 		f(c)
 	}

@@ -117,7 +117,7 @@ func (n *Node) Run(ctx context.Context) error {
 		logger:     n.logger,
 		lastGood:   n.lastGoodPatch,
 	}
-	n.metrics = newNodeMetrics(func() int { return len(n.mesh.Peers()) })
+	n.metrics = newNodeMetrics(func() []p2p.PeerInfo { return n.mesh.Peers() })
 	if n.mesh, err = n.newMesh(cfg); err != nil {
 		return err
 	}

@@ -105,6 +105,9 @@ func TestLaneClosedAsIdleIsRedialed(t *testing.T) {
 	if n := laneCount(b, a.ID()); n != 1 {
 		t.Fatalf("requester holds %d lanes, want the redialed one", n)
 	}
+	if ps := b.Peers(); len(ps) != 1 || ps[0].Lanes != 1 {
+		t.Fatalf("Peers reports %+v, want one peer with one lane", ps)
+	}
 }
 
 // TestLanesAreBoundedAndBusyRequestsUseQUIC: more concurrent requests than maxLanes all get

@@ -289,6 +289,7 @@ type PeerInfo struct {
 	Outbound bool // this node dialed
 	InUNL    bool
 	RTT      time.Duration // last application round trip; 0 before the first
+	Lanes    int           // open lanes (lane.go), both directions
 }
 
 // Peers lists connected (authenticated) peers.
@@ -297,7 +298,7 @@ func (n *Node) Peers() []PeerInfo {
 	defer n.mu.Unlock()
 	out := make([]PeerInfo, 0, len(n.peers))
 	for id, p := range n.peers {
-		out = append(out, PeerInfo{ID: id, Addr: p.conn.RemoteAddr(), Outbound: p.outbound, InUNL: n.unl.has(id), RTT: time.Duration(p.rtt.Load())})
+		out = append(out, PeerInfo{ID: id, Addr: p.conn.RemoteAddr(), Outbound: p.outbound, InUNL: n.unl.has(id), RTT: time.Duration(p.rtt.Load()), Lanes: p.lanes.count()})
 	}
 	return out
 }
