@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"sync"
 	"time"
@@ -72,11 +73,12 @@ type laneSet struct {
 	closed bool
 }
 
-// add registers an open lane; false when the set is closed (the caller closes c).
-func (s *laneSet) add(c *tls.Conn) bool {
+// add registers an open lane unless the set is closed or already holds limit lanes; false
+// when it does not (the caller closes c).
+func (s *laneSet) add(c *tls.Conn, limit int) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed {
+	if s.closed || len(s.all) >= limit {
 		return false
 	}
 	if s.all == nil {
@@ -212,7 +214,7 @@ func (n *Node) serveLane(raw net.Conn, handshaken func()) {
 	raw.SetDeadline(time.Time{})
 	id, err := certKey(c.ConnectionState())
 	p := n.peer(id)
-	if err != nil || p == nil || p.lanes.count() >= 2*maxLanes || !p.lanes.add(c) {
+	if err != nil || p == nil || !p.lanes.add(c, 2*maxLanes) {
 		// Not a registered peer (or one over its lanes): it has QUIC streams for requests.
 		c.Close()
 		return
@@ -277,16 +279,16 @@ func (p *peer) answerOnLane(c *tls.Conn, raw net.Conn, r request) bool {
 
 // requestOnLane sends a request frame over a lane to the peer and reads its response. ok is
 // false when the peer has no lane for it; the caller then uses a QUIC stream.
-func (p *peer) requestOnLane(ctx context.Context, kind Kind, frame, dst []byte, maxResp int) (resp []byte, err error, ok bool) {
+func (p *peer) requestOnLane(ctx context.Context, kind Kind, frame, dst []byte, maxResp int) (resp []byte, ok bool, err error) {
 	if p.n.laneClient == nil {
-		return nil, nil, false
+		return nil, false, nil
 	}
 	for attempt := 0; ; attempt++ {
 		l, reused := p.lane(ctx)
 		if l == nil {
-			return nil, nil, false
+			return nil, false, nil
 		}
-		resp, err, sent := p.laneRequest(ctx, l, kind, frame, dst, maxResp)
+		resp, sent, err := p.laneRequest(ctx, l, kind, frame, dst, maxResp)
 		p.lanes.put(l, p.n.cfg.Now())
 		if !sent && reused && attempt == 0 && ctx.Err() == nil {
 			continue // the server closed the idle lane first: it never read the request
@@ -294,7 +296,7 @@ func (p *peer) requestOnLane(ctx context.Context, kind Kind, frame, dst []byte, 
 		if err != nil && ctx.Err() != nil {
 			err = context.Cause(ctx)
 		}
-		return resp, err, true
+		return resp, true, err
 	}
 }
 
@@ -311,7 +313,7 @@ func (p *peer) lane(ctx context.Context) (l *lane, reused bool) {
 		p.n.log.Info("p2p: no lane to peer; requests use QUIC streams", "peer", p.id, "retry_in", laneRetryAfter, "err", err)
 		return nil, false
 	}
-	if !p.lanes.add(c) {
+	if !p.lanes.add(c, math.MaxInt) { // take bounds the dialed lanes; this fails only when closed
 		p.lanes.dialFailed(now)
 		c.Close()
 		return nil, false
@@ -343,7 +345,7 @@ func (p *peer) dialLane(ctx context.Context) (*tls.Conn, error) {
 // laneRequest is one request on l. sent is false when the lane ended cleanly before any byte
 // of a response: on a reused lane that is the server having closed it as idle, before reading
 // the request, which is then safe to send again.
-func (p *peer) laneRequest(ctx context.Context, l *lane, kind Kind, frame, dst []byte, maxResp int) (resp []byte, err error, sent bool) {
+func (p *peer) laneRequest(ctx context.Context, l *lane, kind Kind, frame, dst []byte, maxResp int) (resp []byte, sent bool, err error) {
 	stop := context.AfterFunc(ctx, func() {
 		l.conn.NetConn().SetDeadline(time.Unix(1, 0)) // unblocks both directions
 	})
@@ -354,14 +356,14 @@ func (p *peer) laneRequest(ctx context.Context, l *lane, kind Kind, frame, dst [
 	}()
 	if _, err := l.conn.Write(frame); err != nil {
 		l.broken = true
-		return nil, fmt.Errorf("write request on lane: %w", err), true // the server may have refused it
+		return nil, true, fmt.Errorf("write request on lane: %w", err) // the server may have refused it
 	}
 	p.n.met.MessageOut(p.id, kind, len(frame))
 	counted := &countingReader{r: l}
 	resp, err = p.readResponse(counted, func(quic.StreamErrorCode) { l.broken = true }, kind, dst, maxResp)
 	// A server closing an idle lane sends TLS's close_notify: EOF. Anything else (a reset, a
 	// refusal) is an answer.
-	return resp, err, counted.n > 0 || !errors.Is(err, io.EOF)
+	return resp, counted.n > 0 || !errors.Is(err, io.EOF), err
 }
 
 // countingReader counts the bytes read through it.

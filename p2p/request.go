@@ -87,7 +87,7 @@ func (p *peer) request(ctx context.Context, kind Kind, body, dst []byte, maxResp
 		return nil, fmt.Errorf("%w: request of %d bytes, bound %d", ErrTooLarge, len(body), p.n.cfg.MaxRequestSize)
 	}
 	frame := requestFrame(ctx, kind, body)
-	if resp, err, ok := p.requestOnLane(ctx, kind, frame, dst, maxResp); ok {
+	if resp, ok, err := p.requestOnLane(ctx, kind, frame, dst, maxResp); ok {
 		return resp, err
 	}
 	str, err := p.conn.OpenStreamSync(ctx)
