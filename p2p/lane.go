@@ -141,11 +141,14 @@ func (s *laneSet) take(now time.Time, maxIdle time.Duration) (l *lane, dial bool
 	return nil, true
 }
 
-// dialFailed gives back a reservation from take whose dial failed.
-func (s *laneSet) dialFailed(now time.Time) {
+// dialFailed gives back a reservation from take whose dial failed; down says the peer's lane
+// port failed (not the caller, who gave up), so that no dial follows for laneRetryAfter.
+func (s *laneSet) dialFailed(now time.Time, down bool) {
 	s.mu.Lock()
 	s.dialed--
-	s.down = now.Add(laneRetryAfter)
+	if down {
+		s.down = now.Add(laneRetryAfter)
+	}
 	s.mu.Unlock()
 }
 
@@ -309,12 +312,16 @@ func (p *peer) lane(ctx context.Context) (l *lane, reused bool) {
 	}
 	c, err := p.dialLane(ctx)
 	if err != nil {
-		p.lanes.dialFailed(now)
+		if ctx.Err() != nil {
+			p.lanes.dialFailed(now, false)
+			return nil, false
+		}
+		p.lanes.dialFailed(now, true)
 		p.n.log.Info("p2p: no lane to peer; requests use QUIC streams", "peer", p.id, "retry_in", laneRetryAfter, "err", err)
 		return nil, false
 	}
 	if !p.lanes.add(c, math.MaxInt) { // take bounds the dialed lanes; this fails only when closed
-		p.lanes.dialFailed(now)
+		p.lanes.dialFailed(now, false)
 		c.Close()
 		return nil, false
 	}
