@@ -20,7 +20,8 @@ import (
 // client shares the daemon's Go scheduler, which a real client never does.
 type runner func(key, dir string) (time.Duration, error)
 
-// inProcess runs Go workloads in the calling process (the go test benchmark's path).
+// inProcess runs a Go workload in the calling process: a worker's (Work), never the daemon's
+// (see BenchmarkHpfsdWorkloads).
 func inProcess(key, dir string) (time.Duration, error) {
 	w, ok := workFuncFor(key)
 	if !ok {
