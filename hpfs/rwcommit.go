@@ -19,8 +19,11 @@ type leafJob struct {
 	// dense: the ranges cover at least half the leaf, so it will likely be stored raw and is
 	// read into its own buffer rather than the worker's.
 	dense bool
-	out   map[uint64]merkle.Hash
-	mu    *sync.Mutex
+	// hash is data's hash when hashed is set (the prehasher's, see rwprehash.go).
+	hash   merkle.Hash
+	hashed bool
+	out    map[uint64]merkle.Hash
+	mu     *sync.Mutex
 }
 
 // buildRoot replays the session's edits on the base tree and returns the new root. New objects
@@ -41,6 +44,7 @@ func (s *rwSession) buildRoot(ov *Overlay, params merkle.Params) (merkle.Hash, e
 	if err := s.sc.mapAll(); err != nil {
 		return merkle.Hash{}, err
 	}
+	s.sc.stopPrehash() // the slots' background hashes are final from here
 	type fileJob struct {
 		path    string
 		n       *ovNode
@@ -71,7 +75,8 @@ func (s *rwSession) buildRoot(ov *Overlay, params merkle.Params) (merkle.Hash, e
 		for i, sl := range f.dirty {
 			// A slot still in memory is assembled from its writes (a small file written whole,
 			// or a few bytes in holes): no page fault on the mapping, no read.
-			if want := f.leafLen(i, s.ls); !sl.many {
+			want := f.leafLen(i, s.ls)
+			if !sl.many {
 				jobs = append(jobs, leafJob{idx: i, sc: s.sc, sl: sl, n: want, dense: sl.extSize*2 >= want,
 					out: fj.changed, mu: mu})
 				continue
@@ -80,7 +85,9 @@ func (s *rwSession) buildRoot(ov *Overlay, params merkle.Params) (merkle.Hash, e
 			if err != nil {
 				return merkle.Hash{}, fmt.Errorf("read %s: %w", p, err)
 			}
-			jobs = append(jobs, leafJob{idx: i, data: data, out: fj.changed, mu: mu})
+			j := leafJob{idx: i, data: data, out: fj.changed, mu: mu}
+			j.hash, j.hashed = sl.prehashed(want, s.ls)
+			jobs = append(jobs, j)
 		}
 		files = append(files, fj)
 	}
@@ -159,7 +166,10 @@ func hashLeaves(ov *Overlay, jobs []leafJob, ls uint64) error {
 				}
 				assembled = true
 			}
-			h := merkle.LeafHash(data)
+			h := j.hash
+			if !j.hashed {
+				h = merkle.LeafHash(data)
+			}
 			var sparse []byte
 			if assembled { // zeros plus the slot's writes: only their blocks need a look
 				sparse = encodeSparseSlot(data, j.sl)

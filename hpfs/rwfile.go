@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"sync/atomic"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -35,6 +36,8 @@ type scratch struct {
 	// drops, when set, owns the background goroutines that free the files of ended sessions
 	// (dropFile); the Daemon waits for it before unmounting. Nil frees them in the caller.
 	drops *sync.WaitGroup
+	// pre hashes leaves filled by writes in the background (rwprehash.go).
+	pre prehasher
 	// arena holds the memory extents' bytes; its use counts against memLimit too, since a
 	// forgotten extent's bytes are not reused before reset.
 	arena arena
@@ -134,6 +137,7 @@ func (s *scratch) unmap() {
 // freed off the caller's path (dropFile): truncating a file of 100 MiB of cached pages took a
 // fifth of that commit's CPU. A session that spilled nothing keeps its (empty) file.
 func (s *scratch) reset() error {
+	s.stopPrehash()
 	s.mem, s.reserved = 0, 0
 	s.arena.reset()
 	if s.next == 0 && s.m == nil {
@@ -174,6 +178,7 @@ func (s *scratch) dropFile(f *os.File, m []byte) {
 }
 
 func (s *scratch) close() error {
+	s.stopPrehash()
 	s.arena.release()
 	if s.closed {
 		return nil
@@ -202,6 +207,13 @@ type slot struct {
 	ext     []memExtent
 	extSize uint64
 	many    bool // spilled to the file
+
+	// gen counts the changes to the slot's bytes and length; pre is the leaf hash the
+	// prehasher computed at gen preGen (0: none). See rwprehash.go.
+	gen    atomic.Uint64
+	pre    merkle.Hash
+	preGen uint64
+	queued atomic.Bool // waiting in the prehasher's queue
 }
 
 // memExtent is one write held in memory: b at offset at of the slot.
@@ -222,6 +234,7 @@ const (
 )
 
 func (s *scratch) write(sl *slot, data []byte, at uint64) error {
+	sl.gen.Add(1) // before the bytes change: see rwprehash.go
 	if !sl.many {
 		n := uint64(len(data))
 		if len(sl.ext) < maxExtents && sl.extSize+n <= maxExtentBytes && s.mem+n <= s.memLimit &&
@@ -475,6 +488,7 @@ func (f *fileData) setSize(store merkle.NodeStore, size uint64, ls uint64) error
 				return err
 			}
 			if sl := f.dirty[i]; sl.n > size-i*ls {
+				sl.gen.Add(1)
 				sl.n = size - i*ls
 			}
 		}
@@ -580,6 +594,9 @@ func (f *fileData) write(store merkle.NodeStore, data []byte, off uint64, ls uin
 		}
 		sl.n = max(sl.n, inLeaf+chunk)
 		sl.hw = max(sl.hw, sl.n)
+		if inLeaf+chunk == ls && sl.n == ls {
+			f.sc.prehash(sl) // filled to its end: likely written for good
+		}
 		pos += chunk
 	}
 	return nil

@@ -75,6 +75,7 @@ func TestFileDataMatchesByteModel(t *testing.T) {
 	}
 	defer sc.close()
 	r := rand.New(rand.NewPCG(7, 8))
+	prehashed := 0
 	for round := range 200 {
 		var model []byte
 		f := newEmptyFile(sc)
@@ -129,6 +130,11 @@ func TestFileDataMatchesByteModel(t *testing.T) {
 					model = append(model, make([]byte, size-len(model))...)
 				}
 			}
+			if r.IntN(3) == 0 {
+				// Let the background hashes land before the next change, so that changes
+				// after a leaf was hashed are exercised, not only hashes taken at the end.
+				settlePrehash(sc)
+			}
 			got := make([]byte, len(model)+50)
 			n, err := f.read(mem, got, 0, ls)
 			if err != nil {
@@ -145,11 +151,13 @@ func TestFileDataMatchesByteModel(t *testing.T) {
 		if fi, err := sc.f.Stat(); err != nil || fi.Size() > sc.next {
 			t.Fatalf("round %d: scratch file size %v (%v), slots reach %d", round, fi.Size(), err, sc.next)
 		}
-		// What commit hashes (leaf bytes through the scratch mapping) equals the model too.
+		// What commit hashes (leaf bytes through the scratch mapping) equals the model too, and
+		// so does every background hash the commit would take instead of its own.
 		if err := sc.mapAll(); err != nil {
 			t.Fatal(err)
 		}
-		for i := range f.dirty {
+		sc.stopPrehash()
+		for i, sl := range f.dirty {
 			lb, err := f.leafBytes(i, ls)
 			if err != nil {
 				t.Fatal(err)
@@ -158,7 +166,16 @@ func TestFileDataMatchesByteModel(t *testing.T) {
 			if !bytes.Equal(lb, want) {
 				t.Fatalf("round %d: leaf %d bytes for commit differ at %d", round, i, firstDiff(lb, want))
 			}
+			if h, ok := sl.prehashed(f.leafLen(i, ls), ls); ok {
+				prehashed++
+				if h != merkle.LeafHash(want) {
+					t.Fatalf("round %d: leaf %d: background hash is stale", round, i)
+				}
+			}
 		}
+	}
+	if prehashed == 0 {
+		t.Fatal("no leaf was hashed in the background: the check above checked nothing")
 	}
 }
 
@@ -275,4 +292,13 @@ func appendTo(path string, data []byte) error {
 	defer f.Close()
 	_, err = f.Write(data)
 	return err
+}
+
+// settlePrehash waits until the prehasher has hashed every queued leaf, then stops it (the next
+// full leaf starts it again).
+func settlePrehash(sc *scratch) {
+	for sc.pre.jobs != nil && len(sc.pre.jobs) > 0 {
+		time.Sleep(20 * time.Microsecond)
+	}
+	sc.stopPrehash()
 }
