@@ -52,6 +52,9 @@
 // and stores spilled leaves straight from the mapping. Commit replays the
 // edits through merkle.Editor, hashes only the dirty leaves in parallel across cores, writes the
 // changed files' leaf lists, and stores the result in one synced batch; the session then ends.
+// A spilled leaf that a write fills to its end is hashed in the background while the session
+// writes on, and the commit takes that hash if the leaf has not changed since (rwprehash.go):
+// after a file written front to back, the commit hashes almost nothing.
 // Rollback drops the overlay. The session is not durable by design: a crash before commit
 // returns to the last committed version.
 //
