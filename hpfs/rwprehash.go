@@ -15,12 +15,13 @@ import (
 // so the scratch hashes it in the background while the session writes on, on a core the FUSE
 // round trips leave idle, and the commit takes that hash instead of computing its own.
 //
-// The hash is a guess that the commit checks, never trusts: every change to a slot's bytes or
-// length bumps its gen (scratch.write, fileData.setSize), the prehasher reads gen before it
-// reads the bytes and records the hash only if gen is unchanged after, and the commit uses it
-// only if gen still equals the recorded one and the leaf is whole (see slot.prehashed). A
-// write racing the prehasher's read thus either changed gen before the check, and the hash is
-// dropped, or after it, and the commit sees a newer gen and hashes the leaf itself.
+// The commit takes a background hash only while the slot provably holds the bytes that were
+// hashed: every change to a slot's bytes or length first bumps its gen (scratch.write,
+// fileData.setSize); the prehasher reads gen, then the bytes, then gen again, and records the
+// hash with that gen only if both reads agree; the commit uses it only if gen still equals the
+// recorded one and the leaf is the slot's whole place in the file (slot.prehashed). A write
+// that overlaps the prehasher's read bumped gen before that read ended, so the hash is dropped;
+// a later write leaves a newer gen, so the commit hashes the leaf itself.
 
 // prehashQueue bounds the leaves waiting for the prehasher (4 MiB at 64 KiB leaves). When it is
 // full, a leaf is left to the commit: the prehasher is an optimization, not a duty.
