@@ -89,9 +89,9 @@ type Store struct {
 	byRoot   map[merkle.Hash]int
 	pins     map[merkle.Hash]int
 
-	// syncBufs holds the tokens, and recycles the buffers, of writeSynced's batches
-	// (sync_bufs.go).
-	syncBufs *batchBufs
+	// batchPool holds the tokens, and recycles the buffers, of writeSynced's batches and of
+	// commits below maxRecycledBatch (batchpool.go).
+	batchPool *batchBufs
 }
 
 var _ merkle.NodeStore = (*Store)(nil)
@@ -121,7 +121,7 @@ func OpenStore(opts StoreOptions) (*Store, error) {
 		return nil, fmt.Errorf("open pebble in %s: %w", opts.Dir, err)
 	}
 	s := &Store{dir: opts.Dir, keep: opts.Keep, log: opts.Logger, lock: lk, db: db, cache: newObjCache(cacheBytes),
-		byRoot: map[merkle.Hash]int{}, pins: map[merkle.Hash]int{}, syncBufs: newBatchBufs(syncBatchBufs)}
+		byRoot: map[merkle.Hash]int{}, pins: map[merkle.Hash]int{}, batchPool: newBatchBufs(pooledBatches)}
 	if err := s.load(); err != nil {
 		s.Close()
 		return nil, err

@@ -38,7 +38,7 @@ const (
 const l0FileSize = 64 << 20
 
 // memTableSize is pebble's memtable size: a batch of half of it or more is kept as a memtable
-// of its own (sync_bufs.go relies on that threshold).
+// of its own (batchpool.go relies on that threshold).
 const memTableSize = 64 << 20
 
 // pebbleOptions are the options of the store's pebble DB. FormatValueSeparation ratchets an

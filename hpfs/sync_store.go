@@ -50,9 +50,9 @@ func (s *Store) writeSynced(v *merkle.Verified, written *syncedObjects) error {
 	}
 	// A proof's batch is a few MiB, backed by huge pages (newHugeBatch's reasoning, at any
 	// size) and recycled from proof to proof.
-	b, buf := s.syncBatch(size)
+	b, buf := s.pooledBatch(size)
 	committed := false
-	defer func() { s.releaseSyncBatch(b, buf, committed) }()
+	defer func() { s.releasePooledBatch(b, buf, committed) }()
 	for _, n := range v.Nodes {
 		if err := b.Set(objKey(tagNode, n.Hash), n.Data, nil); err != nil {
 			return fmt.Errorf("write synced node %s: %w", n.Hash, err)

@@ -100,11 +100,20 @@ func (s *Store) Commit(root merkle.Hash, ov *Overlay) (Version, error) {
 	defer s.mu.Unlock()
 	rb := newRefBatch(s, ov)
 	defer rb.b.Close()
+	committed := false
 	if ov != nil {
-		// One allocation for the whole batch: growing a 100 MiB batch by doubling costs more
-		// than writing it.
 		rb.b.Close()
-		rb.b = newHugeBatch(s.db, ov.bytes()+1<<20)
+		if size := ov.bytes() + 1<<20; size < maxRecycledBatch {
+			// Pebble copies a batch this small into its memtable, so its buffer is reused from
+			// commit to commit instead of faulted in afresh for each.
+			b, buf := s.pooledBatch(size)
+			rb.b = b
+			defer func() { s.releasePooledBatch(b, buf, committed) }()
+		} else {
+			// One allocation for the whole batch: growing a 100 MiB batch by doubling costs
+			// more than writing it.
+			rb.b = newHugeBatch(s.db, size)
+		}
 	}
 	if err := rb.incref(tagNode, root); err != nil {
 		return Version{}, fmt.Errorf("commit %s: %w", root, err)
@@ -119,6 +128,7 @@ func (s *Store) Commit(root merkle.Hash, ov *Overlay) (Version, error) {
 	if err := rb.b.Commit(pebble.Sync); err != nil {
 		return Version{}, fmt.Errorf("commit %s: write batch: %w", root, err)
 	}
+	committed = true
 	s.publish(nv)
 	return nv.v, nil
 }

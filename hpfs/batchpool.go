@@ -7,13 +7,13 @@ import (
 	"github.com/cockroachdb/pebble/v2/batchrepr"
 )
 
-// syncBatchBufs is the number of writeSynced batches that fill at once, each with a buffer of
-// its own: one per apply that can run at once (the client's work limit is 12 requests, of
+// pooledBatches is the number of pooled batches that fill at once (writeSynced's, and a
+// commit's), each with a buffer of its own: one per apply that can run at once (the client's work limit is 12 requests, of
 // which a few apply at a time). More applies wait for a buffer rather than allocate one: each
 // fresh multi-megabyte buffer costs a page fault and a zeroed page per 4 KiB, and with lanes
 // delivering responses in bursts, a pool that handed out spares cleared ~1 GiB of new pages
 // per 1 GiB sync.
-const syncBatchBufs = 8
+const pooledBatches = 8
 
 // maxRecycledBatch is the largest batch whose buffer is recycled. Pebble copies a batch into its
 // memtable at commit and forgets the buffer (it pools only buffers up to 1 MiB), except a batch
@@ -22,11 +22,11 @@ const syncBatchBufs = 8
 // margin for pebble's per-key overhead in that threshold.
 const maxRecycledBatch = memTableSize / 4
 
-// syncBatch returns a batch for writeSynced whose buffer holds size bytes without growing,
-// recycled from an earlier proof when one is free. It waits while syncBatchBufs batches are
-// filling. Give it back with releaseSyncBatch after Commit (or after a failure).
-func (s *Store) syncBatch(size int) (*pebble.Batch, []byte) {
-	buf := s.syncBufs.get()
+// pooledBatch returns a batch whose buffer holds size bytes without growing, recycled from an
+// earlier batch (a proof's or a commit's) when one is free. It waits while pooledBatches batches are
+// filling. Give it back with releasePooledBatch after Commit (or after a failure).
+func (s *Store) pooledBatch(size int) (*pebble.Batch, []byte) {
+	buf := s.batchPool.get()
 	if cap(buf) < size {
 		buf = hugeAlloc(max(size, hugeBatchMin)) // the smaller one goes to the collector
 	}
@@ -43,16 +43,16 @@ func (s *Store) syncBatch(size int) (*pebble.Batch, []byte) {
 	return b, buf
 }
 
-// releaseSyncBatch closes b, made by syncBatch over buf, and gives back its place in the pool,
+// releasePooledBatch closes b, made by pooledBatch over buf, and gives back its place in the pool,
 // with buf for the next batch if b was committed and pebble cannot still reference it (a batch
 // that failed is never reused, as pebble itself does).
-func (s *Store) releaseSyncBatch(b *pebble.Batch, buf []byte, committed bool) {
+func (s *Store) releasePooledBatch(b *pebble.Batch, buf []byte, committed bool) {
 	n := len(b.Repr())
 	b.Close()
 	if !committed || n >= maxRecycledBatch {
 		buf = nil
 	}
-	s.syncBufs.put(buf)
+	s.batchPool.put(buf)
 }
 
 // batchBufs bounds the batches filling at once and recycles their buffers, most recently used

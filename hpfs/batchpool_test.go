@@ -2,6 +2,7 @@ package hpfs
 
 import (
 	"context"
+	"math/rand/v2"
 	"testing"
 	"time"
 
@@ -26,7 +27,7 @@ func TestSyncBatchBufferIsRecycledWithoutCorruption(t *testing.T) {
 		if _, err := pc.ApplyProof(context.Background(), KindRange, merkle.Hash{}, v2, starts[i], nil, proofs[i]); err != nil {
 			t.Fatalf("apply %d: %v", i, err)
 		}
-		bufs := dst.Store().syncBufs
+		bufs := dst.Store().batchPool
 		if n := bufs.recycled(); n != 1 {
 			t.Fatalf("after apply %d the store keeps %d batch buffers, want 1", i, n)
 		}
@@ -55,28 +56,28 @@ func TestSyncBatchBufferOfAFlushableBatchIsNotRecycled(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	b, buf := st.syncBatch(maxRecycledBatch + 1<<20)
+	b, buf := st.pooledBatch(maxRecycledBatch + 1<<20)
 	if err := b.Set([]byte{'x'}, make([]byte, maxRecycledBatch), nil); err != nil {
 		t.Fatal(err)
 	}
 	if err := b.Commit(pebble.NoSync); err != nil {
 		t.Fatal(err)
 	}
-	st.releaseSyncBatch(b, buf, true)
-	if n := st.syncBufs.recycled(); n != 0 {
+	st.releasePooledBatch(b, buf, true)
+	if n := st.batchPool.recycled(); n != 0 {
 		t.Fatalf("a %d MiB batch's buffer was recycled", maxRecycledBatch>>20)
 	}
-	small, sbuf := st.syncBatch(1 << 10)
+	small, sbuf := st.pooledBatch(1 << 10)
 	if err := small.Set([]byte{'y'}, []byte("v"), nil); err != nil {
 		t.Fatal(err)
 	}
-	st.releaseSyncBatch(small, sbuf, false)
-	if n := st.syncBufs.recycled(); n != 0 {
+	st.releasePooledBatch(small, sbuf, false)
+	if n := st.batchPool.recycled(); n != 0 {
 		t.Fatal("the buffer of an uncommitted batch was recycled")
 	}
 }
 
-// More batches than syncBatchBufs wait for one to be released instead of allocating a buffer
+// More batches than pooledBatches wait for one to be released instead of allocating a buffer
 // of their own, and take over its buffer.
 func TestSyncBatchesBeyondThePoolWait(t *testing.T) {
 	st, err := OpenStore(StoreOptions{Dir: t.TempDir(), Logger: quietLog()})
@@ -89,19 +90,19 @@ func TestSyncBatchesBeyondThePoolWait(t *testing.T) {
 		buf []byte
 	}
 	var hs []held
-	for range syncBatchBufs {
-		b, buf := st.syncBatch(1 << 10)
+	for range pooledBatches {
+		b, buf := st.pooledBatch(1 << 10)
 		hs = append(hs, held{b, buf})
 	}
 	got := make(chan []byte)
 	go func() {
-		b, buf := st.syncBatch(1 << 10)
+		b, buf := st.pooledBatch(1 << 10)
 		b.Close()
 		got <- buf
 	}()
 	select {
 	case <-got:
-		t.Fatalf("batch %d got a buffer while %d were filling", syncBatchBufs+1, syncBatchBufs)
+		t.Fatalf("batch %d got a buffer while %d were filling", pooledBatches+1, pooledBatches)
 	case <-time.After(100 * time.Millisecond):
 	}
 	if err := hs[0].b.Set([]byte{'x'}, []byte("v"), nil); err != nil {
@@ -110,8 +111,53 @@ func TestSyncBatchesBeyondThePoolWait(t *testing.T) {
 	if err := hs[0].b.Commit(pebble.NoSync); err != nil {
 		t.Fatal(err)
 	}
-	st.releaseSyncBatch(hs[0].b, hs[0].buf, true)
+	st.releasePooledBatch(hs[0].b, hs[0].buf, true)
 	if buf := <-got; &buf[0] != &hs[0].buf[0] {
 		t.Fatal("the waiting batch allocated a buffer instead of taking the released one")
 	}
+}
+
+// Commits smaller than maxRecycledBatch write through one recycled buffer and stay intact once
+// pebble has flushed; a commit too big for that keeps its buffer to pebble (not recycled).
+func TestCommitBatchBufferIsRecycled(t *testing.T) {
+	d := startDaemon(t, t.TempDir(), 0)
+	pool := d.Store().batchPool
+	var first []byte
+	var roots []merkle.Hash
+	for i := range 3 {
+		mustBegin(t, d)
+		writeFile(t, d.path(RWView, StateDir, "f"), randBytes(rand.New(rand.NewPCG(uint64(i), 1)), 300<<10))
+		roots = append(roots, mustCommit(t, d).Version.Root)
+		if n := pool.recycled(); n != 1 {
+			t.Fatalf("after commit %d the store keeps %d batch buffers, want 1", i, n)
+		}
+		buf := pool.get()
+		if first == nil {
+			first = buf
+		} else if &buf[0] != &first[0] {
+			t.Fatalf("commit %d used a fresh buffer, not the recycled one", i)
+		}
+		pool.put(buf)
+	}
+	if err := d.Store().db.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	checkScratch(t, d.path(CurrentView), roots[len(roots)-1])
+
+	// Leaves too big to share with the next commit (their batch is kept by pebble).
+	mustBegin(t, d)
+	writeFile(t, d.path(RWView, StateDir, "big"), randBytes(rand.New(rand.NewPCG(9, 1)), maxRecycledBatch+(1<<20)))
+	res := mustCommit(t, d)
+	if n := pool.recycled(); n != 1 {
+		t.Fatalf("after the big commit the store keeps %d batch buffers, want 1", n)
+	}
+	buf := pool.get()
+	if &buf[0] != &first[0] {
+		t.Fatal("the big commit's buffer went back to the pool")
+	}
+	pool.put(buf)
+	if err := d.Store().db.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	checkScratch(t, d.path(CurrentView), res.Version.Root)
 }
