@@ -2,6 +2,7 @@ package hpfs
 
 import (
 	"context"
+	"fmt"
 	"math/rand/v2"
 	"testing"
 	"time"
@@ -27,17 +28,7 @@ func TestSyncBatchBufferIsRecycledWithoutCorruption(t *testing.T) {
 		if _, err := pc.ApplyProof(context.Background(), KindRange, merkle.Hash{}, v2, starts[i], nil, proofs[i]); err != nil {
 			t.Fatalf("apply %d: %v", i, err)
 		}
-		bufs := dst.Store().batchPool
-		if n := bufs.recycled(); n != 1 {
-			t.Fatalf("after apply %d the store keeps %d batch buffers, want 1", i, n)
-		}
-		buf := bufs.get()
-		if first == nil {
-			first = buf
-		} else if &buf[0] != &first[0] {
-			t.Fatalf("apply %d used a fresh buffer, not the recycled one", i)
-		}
-		bufs.put(buf)
+		first = checkOneRecycled(t, dst.Store().batchPool, first, fmt.Sprintf("apply %d", i))
 	}
 	if err := dst.Store().db.Flush(); err != nil {
 		t.Fatal(err)
@@ -128,16 +119,7 @@ func TestCommitBatchBufferIsRecycled(t *testing.T) {
 		mustBegin(t, d)
 		writeFile(t, d.path(RWView, StateDir, "f"), randBytes(rand.New(rand.NewPCG(uint64(i), 1)), 300<<10))
 		roots = append(roots, mustCommit(t, d).Version.Root)
-		if n := pool.recycled(); n != 1 {
-			t.Fatalf("after commit %d the store keeps %d batch buffers, want 1", i, n)
-		}
-		buf := pool.get()
-		if first == nil {
-			first = buf
-		} else if &buf[0] != &first[0] {
-			t.Fatalf("commit %d used a fresh buffer, not the recycled one", i)
-		}
-		pool.put(buf)
+		first = checkOneRecycled(t, pool, first, fmt.Sprintf("commit %d", i))
 	}
 	if err := d.Store().db.Flush(); err != nil {
 		t.Fatal(err)
@@ -148,16 +130,24 @@ func TestCommitBatchBufferIsRecycled(t *testing.T) {
 	mustBegin(t, d)
 	writeFile(t, d.path(RWView, StateDir, "big"), randBytes(rand.New(rand.NewPCG(9, 1)), maxRecycledBatch+(1<<20)))
 	res := mustCommit(t, d)
-	if n := pool.recycled(); n != 1 {
-		t.Fatalf("after the big commit the store keeps %d batch buffers, want 1", n)
-	}
-	buf := pool.get()
-	if &buf[0] != &first[0] {
-		t.Fatal("the big commit's buffer went back to the pool")
-	}
-	pool.put(buf)
+	checkOneRecycled(t, pool, first, "the big commit") // still the small commits' buffer
 	if err := d.Store().db.Flush(); err != nil {
 		t.Fatal(err)
 	}
 	checkScratch(t, d.path(CurrentView), res.Version.Root)
+}
+
+// checkOneRecycled asserts that pool holds exactly one buffer after what, and that it is first
+// (when first is set); it returns that buffer.
+func checkOneRecycled(t *testing.T, pool *batchBufs, first []byte, what string) []byte {
+	t.Helper()
+	if n := pool.recycled(); n != 1 {
+		t.Fatalf("after %s the store keeps %d batch buffers, want 1", what, n)
+	}
+	buf := pool.get()
+	pool.put(buf)
+	if first != nil && &buf[0] != &first[0] {
+		t.Fatalf("after %s the pool holds a fresh buffer, not the recycled one", what)
+	}
+	return buf
 }
