@@ -363,11 +363,14 @@ func (d *Daemon) CommitRW() (CommitResult, error) {
 	}
 	s.mu.Lock()
 	ov := NewOverlay(d.store)
+	start := time.Now()
 	root, err := s.buildRoot(ov, d.store.Params())
+	hashed := time.Now()
 	var v Version
 	if err == nil {
 		v, err = d.store.Commit(root, ov)
 	}
+	stored := time.Now()
 	if err != nil {
 		s.mu.Unlock()
 		d.mu.Unlock()
@@ -401,7 +404,8 @@ func (d *Daemon) CommitRW() (CommitResult, error) {
 	d.notify(CurrentView)
 	res, err := RootHashes(d.store, v.Root)
 	res.Version = v
-	d.log.Info("rw commit", "seq", v.Seq, "root", hex8(v.Root), "state", hex8(res.StateHash))
+	d.log.Info("rw commit", "seq", v.Seq, "root", hex8(v.Root), "state", hex8(res.StateHash),
+		"hash", hashed.Sub(start), "store", stored.Sub(hashed), "bytes", ov.bytes())
 	return res, err
 }
 

@@ -19,9 +19,11 @@ type leafJob struct {
 	// dense: the ranges cover at least half the leaf, so it will likely be stored raw and is
 	// read into its own buffer rather than the worker's.
 	dense bool
-	// hash is data's hash when hashed is set (the prehasher's, see rwprehash.go).
+	// hash is data's hash when hashed is set (the prehasher's, see rwprehash.go); raw, only
+	// then, that data is stored raw, so the worker needs not read it.
 	hash   merkle.Hash
 	hashed bool
+	raw    bool
 	out    map[uint64]merkle.Hash
 	mu     *sync.Mutex
 }
@@ -81,12 +83,13 @@ func (s *rwSession) buildRoot(ov *Overlay, params merkle.Params) (merkle.Hash, e
 					out: fj.changed, mu: mu})
 				continue
 			}
-			data, err := f.leafBytes(i, s.ls)
+			j := leafJob{idx: i, out: fj.changed, mu: mu}
+			j.hash, j.raw, j.hashed = sl.prehashed(want, s.ls)
+			data, err := f.leafBytesAdvised(i, s.ls, !j.raw)
 			if err != nil {
 				return merkle.Hash{}, fmt.Errorf("read %s: %w", p, err)
 			}
-			j := leafJob{idx: i, data: data, out: fj.changed, mu: mu}
-			j.hash, j.hashed = sl.prehashed(want, s.ls)
+			j.data = data
 			jobs = append(jobs, j)
 		}
 		files = append(files, fj)
@@ -171,9 +174,11 @@ func hashLeaves(ov *Overlay, jobs []leafJob, ls uint64) error {
 				h = merkle.LeafHash(data)
 			}
 			var sparse []byte
-			if assembled { // zeros plus the slot's writes: only their blocks need a look
+			switch {
+			case j.raw: // known dense: its bytes are read only if the store lacks them
+			case assembled: // zeros plus the slot's writes: only their blocks need a look
 				sparse = encodeSparseSlot(data, j.sl)
-			} else {
+			default:
 				sparse = encodeSparse(data)
 			}
 			switch {

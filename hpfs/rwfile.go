@@ -209,9 +209,11 @@ type slot struct {
 	many    bool // spilled to the file
 
 	// gen counts the changes to the slot's bytes and length; pre is the leaf hash the
-	// prehasher computed at gen preGen (0: none). See rwprehash.go.
+	// prehasher computed at gen preGen (0: none), and preRaw whether those bytes are stored
+	// raw (encodeSparse returned nil). See rwprehash.go.
 	gen    atomic.Uint64
 	pre    merkle.Hash
+	preRaw bool
 	preGen uint64
 	queued atomic.Bool // waiting in the prehasher's queue
 }
@@ -455,13 +457,22 @@ func (f *fileData) materialize(store merkle.NodeStore, i uint64, keep uint64) er
 // leafBytes returns leaf i's exact bytes (for hashing at commit): the slot's one memory write or
 // a slice of the scratch mapping when either holds the whole leaf, else a zero-padded copy.
 func (f *fileData) leafBytes(i uint64, ls uint64) ([]byte, error) {
+	return f.leafBytesAdvised(i, ls, true)
+}
+
+// leafBytesAdvised is leafBytes that faults a mapped leaf in ahead only when populate is set:
+// a leaf the commit may never read (a prehashed raw leaf whose bytes another leaf already
+// stores) should cost no page faults.
+func (f *fileData) leafBytesAdvised(i uint64, ls uint64, populate bool) ([]byte, error) {
 	sl, want := f.dirty[i], f.leafLen(i, ls)
 	if w, ok := sl.whole(want); ok {
 		return w, nil
 	}
 	if sl.many && f.sc.m != nil && (sl.n >= want || sl.hw <= sl.n) {
 		b := f.sc.m[sl.off : sl.off+int64(want) : sl.off+int64(want)]
-		f.sc.populate(b)
+		if populate {
+			f.sc.populate(b)
+		}
 		return b, nil
 	}
 	data := make([]byte, want)

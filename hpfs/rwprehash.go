@@ -97,8 +97,9 @@ func runPrehash(f *os.File, ls uint64, jobs <-chan *slot, stop <-chan struct{}) 
 			}
 			clear(buf[n:]) // past the file's end reads as zero, as through the commit's mapping
 			h := merkle.LeafHash(buf)
+			raw := encodeSparse(buf) == nil // decided here, while the bytes are hot
 			if sl.gen.Load() == gen {
-				sl.pre, sl.preGen = h, gen
+				sl.pre, sl.preRaw, sl.preGen = h, raw, gen
 			}
 		}
 	}
@@ -106,11 +107,13 @@ func runPrehash(f *os.File, ls uint64, jobs <-chan *slot, stop <-chan struct{}) 
 
 // prehashed returns the background hash of the slot's leaf when it is still valid: the slot has
 // not changed since it was hashed, and the leaf the commit hashes is the slot's whole place in
-// the scratch file (a full leaf, spilled, its length reaching the leaf's end). The prehasher
-// must be stopped.
-func (sl *slot) prehashed(want, ls uint64) (merkle.Hash, bool) {
+// the scratch file (a full leaf, spilled, its length reaching the leaf's end). raw reports
+// whether the leaf is stored raw, as encodeSparse of the same bytes would decide; the commit
+// then needs not read the leaf at all unless the store lacks it (a leaf written 800 times
+// with the same bytes is read once). The prehasher must be stopped.
+func (sl *slot) prehashed(want, ls uint64) (h merkle.Hash, raw, ok bool) {
 	if !sl.many || want != ls || sl.n < ls || sl.preGen == 0 || sl.preGen != sl.gen.Load() {
-		return merkle.Hash{}, false
+		return merkle.Hash{}, false, false
 	}
-	return sl.pre, true
+	return sl.pre, sl.preRaw, true
 }

@@ -26,6 +26,13 @@ func TestCommitAfterChangingPrehashedLeaves(t *testing.T) {
 			files[name] = randBytes(r, ls*(8+i)+r.IntN(ls))
 			writeFile(t, state+"/"+name, files[name])
 		}
+		// Full leaves that are mostly zero: hashed in the background and stored sparse.
+		sparse := make([]byte, 6*ls)
+		for k := range 6 {
+			copy(sparse[k*ls+r.IntN(ls-8):], randBytes(r, 8))
+		}
+		files["z"+string(rune('0'+round))] = sparse
+		writeFile(t, state+"/z"+string(rune('0'+round)), sparse)
 		time.Sleep(20 * time.Millisecond) // the prehasher catches up (a few ms of hashing)
 		// A write inside a hashed leaf.
 		f := files["a"+string(rune('0'+round))]

@@ -166,10 +166,13 @@ func TestFileDataMatchesByteModel(t *testing.T) {
 			if !bytes.Equal(lb, want) {
 				t.Fatalf("round %d: leaf %d bytes for commit differ at %d", round, i, firstDiff(lb, want))
 			}
-			if h, ok := sl.prehashed(f.leafLen(i, ls), ls); ok {
+			if h, raw, ok := sl.prehashed(f.leafLen(i, ls), ls); ok {
 				prehashed++
 				if h != merkle.LeafHash(want) {
 					t.Fatalf("round %d: leaf %d: background hash is stale", round, i)
+				}
+				if raw != (encodeSparse(want) == nil) {
+					t.Fatalf("round %d: leaf %d: background encoding choice raw=%v is stale", round, i, raw)
 				}
 			}
 		}
