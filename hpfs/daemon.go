@@ -116,6 +116,7 @@ func StartDaemon(opts DaemonOptions) (*Daemon, error) {
 		log.Warn("guest halt polling is off: every FUSE round trip wakes halted vCPUs (about 2× the latency of stat, small writes and creates)",
 			"setting", hp.String(), "fix", HaltPollAdvice)
 	}
+	log.Info("FUSE latency settings", "machine", MachineLatency("/sys"))
 	d := &Daemon{store: st, log: log, opts: opts, ro: map[string]*roSession{}}
 	d.view = &view{uid: uint32(os.Getuid()), gid: uint32(os.Getgid()), entry: opts.CacheTimeout,
 		attrTO: opts.CacheTimeout, statDir: opts.Store.Dir}

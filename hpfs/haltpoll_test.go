@@ -3,6 +3,7 @@ package hpfs
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -43,5 +44,28 @@ func TestReadHaltPollReportsSetting(t *testing.T) {
 				t.Fatal("empty description")
 			}
 		})
+	}
+}
+
+func TestMachineLatencyReportsFuseWakeHere(t *testing.T) {
+	root := t.TempDir()
+	if got := ReadFuseWakeHere(root); got != "" {
+		t.Fatalf("no parameter: got %q, want empty", got)
+	}
+	if got := MachineLatency(root); strings.Contains(got, "wake_here") {
+		t.Fatalf("no parameter: %q mentions wake_here", got)
+	}
+	p := filepath.Join(root, "module/fuse/parameters/wake_here")
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, []byte("N\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if got := ReadFuseWakeHere(root); got != "N" {
+		t.Fatalf("got %q, want N", got)
+	}
+	if got := MachineLatency(root); !strings.HasSuffix(got, ", fuse wake_here=N") {
+		t.Fatalf("MachineLatency = %q", got)
 	}
 }

@@ -131,8 +131,9 @@ func Run(opts Options) error {
 		rounds = append(rounds, rd)
 	}
 	nat, loop, plain, hp, extra := medianRound(rounds)
-	// Every column's latency depends on it (hpfs/haltpoll.go): say which machine this was.
-	fmt.Fprintf(opts.Out, "machine: %d CPUs, %s\n", runtime.NumCPU(), hpfs.ReadHaltPoll("/sys"))
+	// Every column's latency depends on them (hpfs/haltpoll.go, fusewake.go): say which
+	// machine this was.
+	fmt.Fprintf(opts.Out, "machine: %d CPUs, %s\n", runtime.NumCPU(), hpfs.MachineLatency("/sys"))
 	if len(rounds) > 1 {
 		fmt.Fprintf(opts.Out, "each cell: the median of %d rounds, every round running all columns in turn\n", len(rounds))
 	}
