@@ -85,7 +85,7 @@ func (s *rwSession) buildRoot(ov *Overlay, params merkle.Params) (merkle.Hash, e
 			}
 			j := leafJob{idx: i, out: fj.changed, mu: mu}
 			j.hash, j.raw, j.hashed = sl.prehashed(want, s.ls)
-			data, err := f.leafBytesAdvised(i, s.ls, !j.raw)
+			data, err := f.leafBytes(i, s.ls, !j.raw)
 			if err != nil {
 				return merkle.Hash{}, fmt.Errorf("read %s: %w", p, err)
 			}

@@ -455,15 +455,10 @@ func (f *fileData) materialize(store merkle.NodeStore, i uint64, keep uint64) er
 }
 
 // leafBytes returns leaf i's exact bytes (for hashing at commit): the slot's one memory write or
-// a slice of the scratch mapping when either holds the whole leaf, else a zero-padded copy.
-func (f *fileData) leafBytes(i uint64, ls uint64) ([]byte, error) {
-	return f.leafBytesAdvised(i, ls, true)
-}
-
-// leafBytesAdvised is leafBytes that faults a mapped leaf in ahead only when populate is set:
-// a leaf the commit may never read (a prehashed raw leaf whose bytes another leaf already
-// stores) should cost no page faults.
-func (f *fileData) leafBytesAdvised(i uint64, ls uint64, populate bool) ([]byte, error) {
+// a slice of the scratch mapping when either holds the whole leaf, else a zero-padded copy. A
+// mapped leaf is faulted in ahead only when populate is set: a leaf the commit may never read (a
+// prehashed raw leaf whose bytes another leaf already stores) should cost no page faults.
+func (f *fileData) leafBytes(i uint64, ls uint64, populate bool) ([]byte, error) {
 	sl, want := f.dirty[i], f.leafLen(i, ls)
 	if w, ok := sl.whole(want); ok {
 		return w, nil

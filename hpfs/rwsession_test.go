@@ -158,7 +158,7 @@ func TestFileDataMatchesByteModel(t *testing.T) {
 		}
 		sc.stopPrehash()
 		for i, sl := range f.dirty {
-			lb, err := f.leafBytes(i, ls)
+			lb, err := f.leafBytes(i, ls, true)
 			if err != nil {
 				t.Fatal(err)
 			}
